@@ -1,0 +1,83 @@
+"""bootservice: the citydb web service of the dws Docker Swarm demo.
+
+`create_app()` is the application factory: defaults, then the environment,
+then the overrides a caller (a test) passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+from flask import Flask, Response, request
+
+from . import api, auth, db, errors, health, legacy, pages
+from .config import Config, load_config
+from .validation import check_query_encoding
+
+__all__ = ["create_app", "Config", "load_config"]
+
+TITLES = {"1": "国家(地区)列表"}
+
+
+def page_title(config: Config) -> str:
+    """The list page's title: 1.x shows the original title, later versions
+    append the version, as the tutorial's 2.0 image did."""
+    base = TITLES["1"]
+    if config.major_version == "1":
+        return base
+    return f"{base}-{config.app_version}版本"
+
+
+def create_app(config: Config | None = None, **overrides: Any) -> Flask:
+    """Build the Flask app from `config` (default: the environment)."""
+    if config is None:
+        config = load_config(**overrides)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        APP_VERSION=config.app_version,
+        PAGE_TITLE=page_title(config),
+        PAGE_SIZE_MAX=config.page_size_max,
+        MAX_CONTENT_LENGTH=config.max_content_length,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.extensions["dws_config"] = config
+    instance = socket.gethostname()
+
+    db.init_app(app, config)
+    errors.register(app)
+    for blueprint in (health.bp, api.bp, legacy.bp, auth.bp, pages.bp):
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    def _check_query() -> None:
+        check_query_encoding(request)
+
+    @app.after_request
+    def _identify(resp: Response) -> Response:
+        # Shows which version and which replica answered: the tutorial's way
+        # of watching load balancing and rolling updates.
+        resp.headers["X-App-Version"] = config.app_version
+        resp.headers["X-Served-By"] = instance
+        return resp
+
+    @app.context_processor
+    def _template_globals() -> dict[str, Any]:
+        return {
+            "app_version": config.app_version,
+            "instance": instance,
+            "page_title": app.config["PAGE_TITLE"],
+            "csrf_token": auth.csrf_token,
+        }
+
+    if config.secret_key_generated and not config.embedded:
+        logging.getLogger(__name__).warning(
+            "SECRET_KEY_FILE is not set: sessions are per process and are lost on restart"
+        )
+    return app

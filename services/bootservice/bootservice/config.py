@@ -1,0 +1,168 @@
+"""Configuration read once from the environment and validated at start.
+
+Every setting has a default that suits `python -m bootservice` on a laptop;
+production (the image, the stack) sets the database variables. Passwords and
+keys come from files (Docker secrets) or, for development, from plain
+variables; nothing secret has a default in code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+_VERSION_RE = re.compile(r"^\d+(\.\d+){0,2}([-+.][0-9A-Za-z.-]+)?$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_$-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings of one bootservice process."""
+
+    database_url: URL
+    app_version: str = "1.0"
+    secret_key: str = field(default="", repr=False)
+    secret_key_generated: bool = False
+    db_connect_timeout: int = 3
+    db_read_timeout: int = 5
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
+    db_pool_timeout: float = 3.0
+    page_size_max: int = 100
+    max_content_length: int = 64 * 1024
+
+    @property
+    def embedded(self) -> bool:
+        """True when the service runs on its embedded SQLite default."""
+        return self.database_url.get_backend_name() == "sqlite"
+
+    @property
+    def major_version(self) -> str:
+        """`1.0` -> `1`: the part of the version the page title shows."""
+        return self.app_version.split(".", 1)[0]
+
+
+def _read_secret(env: Mapping[str, str], name: str) -> str | None:
+    """Value of NAME_FILE (a Docker secret, trailing newline stripped) or NAME."""
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            value = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from exc
+        value = value.rstrip("\r\n")
+        if not value:
+            raise ConfigError(f"{name}_FILE: {path} is empty")
+        return value
+    return env.get(name) or None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def default_sqlite_path() -> Path:
+    """Where the embedded default keeps its database file."""
+    return Path.cwd() / "instance" / "citydb.sqlite3"
+
+
+def _database_url(env: Mapping[str, str]) -> URL:
+    raw = env.get("DATABASE_URL")
+    if raw:
+        try:
+            url = make_url(raw)
+        except ArgumentError:
+            raise ConfigError("DATABASE_URL is not a valid database URL") from None
+        if url.get_backend_name() not in ("mysql", "sqlite"):
+            raise ConfigError(
+                f"DATABASE_URL: unsupported database {url.get_backend_name()!r} "
+                "(use mysql+pymysql://... or sqlite:///...)"
+            )
+        if url.get_backend_name() == "mysql":
+            url = url.set(drivername="mysql+pymysql")
+            password = _read_secret(env, "DB_PASSWORD")
+            if password is not None and url.password is None:
+                url = url.set(password=password)
+        return url
+
+    host = env.get("DB_HOST")
+    if not host:
+        path = Path(env.get("SQLITE_PATH") or default_sqlite_path())
+        return URL.create("sqlite+pysqlite", database=str(path))
+
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,253}", host):
+        raise ConfigError(f"DB_HOST is not a host name or address: {host!r}")
+    name = env.get("DB_NAME", "citydb")
+    if not _NAME_RE.fullmatch(name):
+        raise ConfigError(f"DB_NAME is not a valid database name: {name!r}")
+    user = env.get("DB_USER")
+    if not user:
+        raise ConfigError("DB_USER is required when DB_HOST is set")
+    if len(user) > 80:
+        raise ConfigError("DB_USER is longer than 80 characters")
+    return URL.create(
+        "mysql+pymysql",
+        username=user,
+        password=_read_secret(env, "DB_PASSWORD"),
+        host=host,
+        port=_int(env, "DB_PORT", 3306, 1, 65535),
+        database=name,
+        query={"charset": "utf8mb4"},
+    )
+
+
+def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+    """Build the Config from `env` (default: os.environ), then `overrides`.
+
+    Raises ConfigError with a message naming the offending variable.
+    """
+    env = os.environ if env is None else env
+    version = env.get("APP_VERSION", "1.0")
+    if not _VERSION_RE.fullmatch(version):
+        raise ConfigError(f"APP_VERSION must look like 1.0 or 2.0, got {version!r}")
+
+    key = _read_secret(env, "SECRET_KEY")
+    generated = key is None
+    if generated:
+        # Development only: sessions do not survive a restart and are not
+        # shared between processes. The stack passes SECRET_KEY_FILE.
+        key = secrets.token_hex(32)
+    elif len(key) < 16:
+        raise ConfigError("SECRET_KEY must be at least 16 characters")
+
+    values: dict[str, Any] = dict(
+        database_url=_database_url(env),
+        app_version=version,
+        secret_key=key,
+        secret_key_generated=generated,
+        db_connect_timeout=_int(env, "DB_CONNECT_TIMEOUT", 3, 1, 60),
+        db_read_timeout=_int(env, "DB_READ_TIMEOUT", 5, 1, 600),
+        db_pool_size=_int(env, "DB_POOL_SIZE", 5, 1, 100),
+        db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 5, 0, 100),
+    )
+    values.update(overrides)
+    if isinstance(values["database_url"], str):
+        values["database_url"] = make_url(values["database_url"])
+    return Config(**values)

@@ -1,0 +1,90 @@
+"""The engine, the per-request session, and the embedded SQLite default.
+
+The engine is built so that a database that is down or slow costs a request
+a few seconds at most, never a hang, and so that the service recovers by
+itself when the database comes back: connect and read timeouts, a bounded
+wait for a pooled connection, and a pre-ping that drops dead connections.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .config import Config
+from .models import Base, Country
+from .seed import load_seed
+
+
+def make_engine(config: Config) -> Engine:
+    """Create the engine for `config.database_url` with bounded waits."""
+    url = config.database_url
+    if config.embedded:
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": config.db_read_timeout})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001 - DBAPI types
+            dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=config.db_pool_size,
+        max_overflow=config.db_max_overflow,
+        pool_timeout=config.db_pool_timeout,
+        # MySQL closes idle connections after wait_timeout; recycle earlier.
+        pool_recycle=1800,
+        connect_args={
+            "connect_timeout": config.db_connect_timeout,
+            "read_timeout": config.db_read_timeout,
+            "write_timeout": config.db_read_timeout,
+        },
+    )
+
+
+def ensure_embedded_schema(engine: Engine) -> bool:
+    """Create the SQLite schema and load the seed rows once.
+
+    Returns True when it loaded the seed (a new database file).
+    """
+    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        if conn.execute(select(func.count()).select_from(Country.__table__)).scalar_one():
+            return False
+        load_seed(conn)
+    return True
+
+
+def init_app(app: Flask, config: Config) -> None:
+    """Attach the engine and session factory to `app`."""
+    engine = make_engine(config)
+    if config.embedded:
+        ensure_embedded_schema(engine)
+    app.extensions["db_engine"] = engine
+    app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(close_session)
+
+
+def engine() -> Engine:
+    """The engine of the current app."""
+    return current_app.extensions["db_engine"]
+
+
+def session() -> Session:
+    """The session of the current request, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["db_sessionmaker"]()
+    return g.db_session
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    """Close the request's session, rolling back what was not committed."""
+    sess = g.pop("db_session", None)
+    if sess is not None:
+        sess.close()

@@ -1,0 +1,104 @@
+"""Every failure becomes a clear HTTP answer: JSON for the API, a page for HTML.
+
+The JSON shape is always `{"error": "...", "detail": ...}`. Expected failures
+(bad input, missing rows, conflicts, a database that is down) never reach
+the 500 handler; that one rolls the session back and logs the traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+from . import db
+
+
+class ApiError(Exception):
+    """An expected failure with its HTTP status, message and optional detail."""
+
+    def __init__(self, status: int, error: str, detail: Any = None) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+
+def wants_html() -> bool:
+    """True for the HTML pages, which show errors as a page, not JSON."""
+    return request.blueprint in ("pages", "auth")
+
+
+def error_response(status: int, error: str, detail: Any = None) -> Response:
+    """Render one error as JSON or as the error page, with its status."""
+    if wants_html():
+        body = render_template("error.html", status=status, error=error, detail=detail)
+        resp = Response(body, status=status, mimetype="text/html")
+    else:
+        resp = jsonify({"error": error, "detail": detail})
+        resp.status_code = status
+    if status == 401 and not wants_html():
+        resp.headers["WWW-Authenticate"] = 'Basic realm="citydb", charset="UTF-8"'
+    if status == 503:
+        resp.headers["Retry-After"] = "5"
+    return resp
+
+
+def _database_unavailable(exc: Exception) -> Response:
+    db.close_session()
+    reason = (
+        "timed out waiting for a database connection"
+        if isinstance(exc, PoolTimeout)
+        else ("the database did not answer")
+    )
+    return error_response(503, "database unavailable", reason)
+
+
+def _is_connection_failure(exc: DBAPIError) -> bool:
+    # OperationalError covers refused connections, timeouts and lost
+    # connections; InterfaceError is what PyMySQL raises on a closed socket.
+    return (
+        isinstance(exc, OperationalError)
+        or exc.connection_invalidated
+        or (type(exc.orig).__name__ == "InterfaceError")
+    )
+
+
+def register(app: Flask) -> None:
+    """Install the error handlers on `app`."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        return error_response(exc.status, exc.error, exc.detail)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        resp = error_response(exc.code or 500, exc.name.lower(), exc.description)
+        if exc.code == 405 and exc.valid_methods:
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        return resp
+
+    @app.errorhandler(IntegrityError)
+    def _conflict(exc: IntegrityError) -> Response:
+        db.close_session()
+        return error_response(409, "conflict", "the change conflicts with existing data")
+
+    @app.errorhandler(PoolTimeout)
+    def _pool_timeout(exc: PoolTimeout) -> Response:
+        return _database_unavailable(exc)
+
+    @app.errorhandler(DBAPIError)
+    def _dbapi_error(exc: DBAPIError) -> Response:
+        if _is_connection_failure(exc):
+            app.logger.warning("database unavailable: %s", exc.orig)
+            return _database_unavailable(exc)
+        return _internal_error(exc)
+
+    @app.errorhandler(Exception)
+    def _internal_error(exc: Exception) -> Response:
+        db.close_session()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal server error", None)

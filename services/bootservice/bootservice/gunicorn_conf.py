@@ -1,0 +1,67 @@
+"""Production gunicorn settings: `gunicorn --config python:bootservice.gunicorn_conf`.
+
+The image runs exactly that command. Settings come from the environment
+(PORT, WEB_CONCURRENCY, GUNICORN_THREADS, GRACEFUL_TIMEOUT); the service's
+own configuration is validated here, in the master, so that a bad variable
+stops the start with one clear line instead of failing every worker.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+
+from bootservice.config import ConfigError, load_config
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        sys.exit(f"bootservice: {name} must be an integer, got {raw!r}")
+
+
+try:
+    load_config()
+except ConfigError as exc:
+    sys.exit(f"bootservice: configuration error: {exc}")
+
+if not (os.environ.get("SECRET_KEY_FILE") or os.environ.get("SECRET_KEY")):
+    # Workers must share one key or a login made on one worker is invalid on
+    # the next; the stack passes SECRET_KEY_FILE so replicas share it too.
+    os.environ["SECRET_KEY"] = secrets.token_hex(32)
+
+wsgi_app = "bootservice:create_app()"
+bind = [f"0.0.0.0:{_env_int('PORT', 8888)}"]
+workers = _env_int("WEB_CONCURRENCY", min(2 * _cpus() + 1, 8))
+threads = _env_int("GUNICORN_THREADS", 1)
+# Slow clients are nginx's job (it buffers), so plain sync workers suffice.
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = 30
+# On SIGTERM gunicorn stops accepting and lets in-flight requests finish for
+# this long; the stack's stop_grace_period is longer.
+graceful_timeout = _env_int("GRACEFUL_TIMEOUT", 25)
+keepalive = 5
+# The heartbeat file lives in memory: works with a read-only root filesystem.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+max_requests = 10000
+max_requests_jitter = 1000
+
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+# One line per request: client, method, path, status, bytes, duration, and
+# which instance served it (the X-Served-By header the app sets).
+access_log_format = (
+    '%(h)s "%(m)s %(U)s%(q)s" %(s)s %(B)s %(M)sms instance=%({x-served-by}o)s '
+    "version=%({x-app-version}o)s"
+)

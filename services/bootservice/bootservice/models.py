@@ -1,0 +1,55 @@
+"""The citydb tables as SQLAlchemy 2.0 typed models.
+
+They mirror services/mysql/citydb.sql; tests/integration/test_schema.py
+checks that the schema that file creates on MariaDB and these models agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, so the embedded default
+# gets INTEGER where MySQL has BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the citydb models."""
+
+
+class Country(Base):
+    """A country or region (国家信息)."""
+
+    __tablename__ = "country"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    countryname: Mapped[str] = mapped_column(String(255))
+    countrycode: Mapped[str] = mapped_column(String(255))
+
+
+class City(Base):
+    """A city with its province (市级信息)."""
+
+    __tablename__ = "city"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str | None] = mapped_column(String(255))
+
+
+class User(Base):
+    """An account (用户信息表); `password` holds a salted hash."""
+
+    __tablename__ = "user_info"
+    __table_args__ = (UniqueConstraint("username", name="uq_user_info_username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(32))
+    password: Mapped[str] = mapped_column(String(255))
+    usertype: Mapped[str | None] = mapped_column(String(2))
+    enabled: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    realname: Mapped[str | None] = mapped_column(String(32))
+    qq: Mapped[str | None] = mapped_column(String(14))
+    email: Mapped[str | None] = mapped_column(String(100))
+    tel: Mapped[str | None] = mapped_column(String(255))

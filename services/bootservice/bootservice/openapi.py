@@ -1,0 +1,215 @@
+"""The OpenAPI 3 document of /api/v1, generated from the resource descriptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .resources import RESOURCES, Field, Resource
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _field_schema(res: Resource, f: Field) -> dict[str, Any]:
+    if f.kind == "integer":
+        return {"type": "integer", "minimum": f.low, "maximum": f.high}
+    return {"type": "string", "minLength": 1, "maxLength": res.max_length(f)}
+
+
+def _schemas(res: Resource) -> dict[str, Any]:
+    title = res.singular.capitalize()
+    read_props: dict[str, Any] = {"id": {"type": "integer", "minimum": 1, "maximum": res.id_max}}
+    write_props: dict[str, Any] = {}
+    for f in res.fields:
+        schema = _field_schema(res, f)
+        write_props[f.name] = schema if f.required else {"anyOf": [schema, {"type": "null"}]}
+        if not f.write_only:
+            read_props[f.name] = write_props[f.name]
+    required_read = ["id"] + [f.name for f in res.fields if not f.write_only]
+    return {
+        title: {
+            "type": "object",
+            "properties": read_props,
+            "required": required_read,
+            "additionalProperties": False,
+        },
+        f"{title}Input": {
+            "type": "object",
+            "properties": write_props,
+            "required": [f.name for f in res.fields if f.required and f.default is None],
+            "additionalProperties": False,
+        },
+        f"{title}Page": {
+            "allOf": [
+                {"$ref": "#/components/schemas/PageInfo"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "list": {
+                            "type": "array",
+                            "items": {"$ref": f"#/components/schemas/{title}"},
+                        }
+                    },
+                },
+            ]
+        },
+    }
+
+
+def _responses(**codes: Any) -> dict[str, Any]:
+    out = {}
+    for code, spec in codes.items():
+        status = code.lstrip("_")
+        if spec is None:
+            out[status] = {
+                "description": "error",
+                "content": {"application/json": {"schema": _ERROR}},
+            }
+        else:
+            out[status] = spec
+    return out
+
+
+def _json(description: str, ref: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+def _paths(res: Resource) -> dict[str, Any]:
+    title = res.singular.capitalize()
+    body = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{title}Input"}}},
+    }
+    id_param = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": res.id_max},
+    }
+    filters = [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": "case-insensitive substring",
+            "schema": {"type": "string", "maxLength": 255},
+        }
+        for name in res.filters
+    ]
+    paging = [
+        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+        {
+            "name": "rows",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+        },
+    ]
+    auth = [{"basicAuth": []}]
+    errors = {"_400": None, "_503": None}
+    write_errors = {"_400": None, "_401": None, "_409": None, "_415": None, "_503": None}
+    return {
+        f"/api/v1/{res.name}": {
+            "get": {
+                "summary": f"List {res.name}, paged and searchable",
+                "parameters": filters + paging,
+                "responses": _responses(_200=_json("one page", f"{title}Page"), **errors),
+            },
+            "post": {
+                "summary": f"Create a {res.singular}",
+                "security": auth,
+                "requestBody": body,
+                "responses": _responses(
+                    _201={
+                        **_json("created", title),
+                        "headers": {"Location": {"schema": {"type": "string"}}},
+                    },
+                    **write_errors,
+                ),
+            },
+        },
+        f"/api/v1/{res.name}/{{id}}": {
+            "parameters": [id_param],
+            "get": {
+                "summary": f"Read one {res.singular}",
+                "responses": _responses(_200=_json("found", title), _404=None, **errors),
+            },
+            "put": {
+                "summary": f"Replace a {res.singular}",
+                "security": auth,
+                "requestBody": body,
+                "responses": _responses(_200=_json("replaced", title), _404=None, **write_errors),
+            },
+            "delete": {
+                "summary": f"Delete a {res.singular}",
+                "security": auth,
+                "responses": _responses(
+                    _204={"description": "deleted"}, _404=None, _400=None, _401=None, _503=None
+                ),
+            },
+        },
+    }
+
+
+def openapi_document(version: str) -> dict[str, Any]:
+    """The whole document; `version` is the running APP_VERSION."""
+    schemas: dict[str, Any] = {
+        "Error": {
+            "type": "object",
+            "properties": {"error": {"type": "string"}, "detail": {}},
+            "required": ["error", "detail"],
+        },
+        "PageInfo": {
+            "type": "object",
+            "properties": {
+                name: {"type": "integer"}
+                for name in (
+                    "pageNum",
+                    "pageSize",
+                    "size",
+                    "startRow",
+                    "endRow",
+                    "total",
+                    "pages",
+                    "prePage",
+                    "nextPage",
+                )
+            }
+            | {
+                name: {"type": "boolean"}
+                for name in ("isFirstPage", "isLastPage", "hasPreviousPage", "hasNextPage")
+            }
+            | {
+                "navigatepageNums": {"type": "array", "items": {"type": "integer"}},
+                "list": {"type": "array"},
+            },
+            "required": [
+                "pageNum",
+                "pageSize",
+                "total",
+                "pages",
+                "hasPreviousPage",
+                "hasNextPage",
+                "list",
+            ],
+        },
+    }
+    paths: dict[str, Any] = {}
+    for res in RESOURCES:
+        schemas.update(_schemas(res))
+        paths.update(_paths(res))
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "dws bootservice citydb API",
+            "version": version,
+            "description": "Countries, cities and users of citydb. Reads are public; "
+            "writes need HTTP Basic credentials of a user_info account.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},
+        },
+    }

@@ -1,0 +1,158 @@
+"""What the API exposes of each table: its fields, filters and write rules.
+
+One description per resource drives the JSON API, the legacy read paths and
+the OpenAPI document, so the three cannot drift apart. Column lengths come
+from the models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from .errors import ApiError
+from .models import Base, City, Country, User
+from .validation import INT32_MAX, clean_int, clean_text, query_text
+
+
+@dataclass(frozen=True)
+class Field:
+    """One client-visible field of a resource."""
+
+    name: str
+    kind: str = "string"  # "string" or "integer"
+    required: bool = False
+    write_only: bool = False  # accepted on write, never returned (password)
+    low: int = 0
+    high: int = INT32_MAX
+    default: Any = None  # stored when a create omits the field
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A table served under /api/v1/<name>."""
+
+    name: str  # plural path segment: "countries"
+    singular: str
+    model: type[Base]
+    fields: tuple[Field, ...]
+    filters: tuple[str, ...]  # query parameters searched by substring
+    id_max: int = INT32_MAX
+    unique: tuple[str, ...] = ()  # fields with a unique index: a clash is 409
+    # Turns a validated value before it is stored (hashing the password).
+    transforms: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
+
+    def max_length(self, field: Field) -> int:
+        """The column's VARCHAR length, from the model."""
+        return self.model.__table__.c[field.name].type.length
+
+    def field_names(self) -> set[str]:
+        """Names a client may send."""
+        return {f.name for f in self.fields}
+
+    def to_json(self, row: Base) -> dict[str, Any]:
+        """The row as the API returns it: id first, write-only fields left out."""
+        out: dict[str, Any] = {"id": row.id}
+        for f in self.fields:
+            if not f.write_only:
+                out[f.name] = getattr(row, f.name)
+        return out
+
+    def conflicts(self, session: Session, values: dict[str, Any], row_id: int | None) -> None:
+        """Raise 409 when a unique field's value belongs to another row.
+
+        Checked before the write for a clear message; the unique index still
+        guards against a race (its IntegrityError becomes 409 as well).
+        """
+        for name in self.unique:
+            if values.get(name) is None:
+                continue
+            column = getattr(self.model, name)
+            found = session.scalar(select(self.model.id).where(column == values[name]))
+            if found is not None and found != row_id:
+                raise ApiError(409, "conflict", {name: f"{values[name]!r} is already taken"})
+
+    def search(self, args: Any) -> Select:
+        """SELECT of this table filtered by the query's search parameters."""
+        stmt = select(self.model)
+        for name in self.filters:
+            value = query_text(args, name)
+            if value is not None:
+                column = getattr(self.model, name)
+                stmt = stmt.where(column.icontains(value, autoescape=True))
+        return stmt.order_by(self.model.id)
+
+    def validate(self, body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+        """Check a JSON body; returns the column values to store.
+
+        PUT replaces the resource, so the same required fields apply as for
+        POST; a write-only field left out of a PUT keeps its stored value.
+        """
+        if "id" in body and creating:
+            raise ApiError(400, "invalid field", {"id": "is assigned by the server"})
+        unknown = sorted(set(body) - self.field_names() - {"id"})
+        if unknown:
+            raise ApiError(400, "unknown fields", {name: "is not a field" for name in unknown})
+        values: dict[str, Any] = {}
+        for f in self.fields:
+            if f.write_only and not creating and f.name not in body:
+                continue
+            raw = body.get(f.name, f.default if creating else None)
+            if f.kind == "integer":
+                value = clean_int(f.name, raw, f.low, f.high, required=f.required)
+            else:
+                value = clean_text(f.name, raw, self.max_length(f), required=f.required)
+            values[f.name] = value
+        for name, transform in self.transforms:
+            if values.get(name) is not None:
+                values[name] = transform(values[name])
+        return values
+
+
+def hash_password(password: str) -> str:
+    """A salted hash in werkzeug's format (scrypt)."""
+    return generate_password_hash(password)
+
+
+COUNTRIES = Resource(
+    name="countries",
+    singular="country",
+    model=Country,
+    fields=(Field("countryname", required=True), Field("countrycode", required=True)),
+    filters=("countryname", "countrycode"),
+)
+
+CITIES = Resource(
+    name="cities",
+    singular="city",
+    model=City,
+    fields=(Field("name", required=True), Field("state")),
+    filters=("name", "state"),
+    id_max=2**63 - 1,
+)
+
+USERS = Resource(
+    name="users",
+    singular="user",
+    model=User,
+    fields=(
+        Field("username", required=True),
+        Field("password", required=True, write_only=True),
+        Field("usertype"),
+        Field("enabled", kind="integer", low=0, high=1, required=True, default=1),
+        Field("realname"),
+        Field("qq"),
+        Field("email"),
+        Field("tel"),
+    ),
+    filters=("username", "realname"),
+    unique=("username",),
+    transforms=(("password", hash_password),),
+)
+
+RESOURCES = (COUNTRIES, CITIES, USERS)
