@@ -65,20 +65,19 @@ def query_text(args: Any, name: str) -> str | None:
         return None
     if len(value) > SEARCH_MAX:
         raise ApiError(400, f"invalid {name}", f"{name} is longer than {SEARCH_MAX} characters")
-    _check_characters(name, value)
+    problem = _bad_character(value)
+    if problem:
+        raise ApiError(400, f"invalid {name}", f"{name} {problem}")
     return value
 
 
-def _check_characters(name: str, value: str) -> None:
+def _bad_character(value: str) -> str | None:
     # Control characters and lone surrogates cannot be stored as utf8mb4
     # text sensibly (surrogates cannot be encoded at all).
     for ch in value:
         if unicodedata.category(ch) in ("Cc", "Cs"):
-            raise ApiError(
-                400,
-                f"invalid {name}",
-                f"{name} contains a control or surrogate character U+{ord(ch):04X}",
-            )
+            return f"contains a control or surrogate character U+{ord(ch):04X}"
+    return None
 
 
 def clean_text(name: str, value: Any, max_length: int, *, required: bool) -> str | None:
@@ -96,7 +95,9 @@ def clean_text(name: str, value: Any, max_length: int, *, required: bool) -> str
         return None
     if len(value) > max_length:
         raise ApiError(400, "invalid field", {name: f"is longer than {max_length} characters"})
-    _check_characters(name, value)
+    problem = _bad_character(value)
+    if problem:
+        raise ApiError(400, "invalid field", {name: problem})
     return value
 
 
