@@ -1,0 +1,261 @@
+"""Real servers for the test tiers and the benchmark: MariaDB and gunicorn.
+
+Each runs as a child process on loopback, in a throwaway directory, and is
+stopped by the caller (fixtures do it in a finally).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pymysql
+import requests
+
+from bootservice.seed import insert_statements
+
+from helpers import REPO, SEED_SQL, free_port
+
+APP_USER = "dws"
+
+
+def _wait(check, what: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - any failure means "not yet"
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+@dataclass
+class MariaDB:
+    """A MariaDB server in its own data directory on 127.0.0.1:port."""
+
+    base: Path
+    port: int = field(default_factory=free_port)
+    root_password: str = field(default_factory=lambda: secrets.token_hex(16))
+    app_password: str = field(default_factory=lambda: secrets.token_hex(16))
+    proc: subprocess.Popen | None = None
+
+    @property
+    def datadir(self) -> Path:
+        return self.base / "data"
+
+    def install(self) -> None:
+        """Create the system tables, start, load citydb and the app user."""
+        self.base.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                "mariadb-install-db",
+                "--no-defaults",
+                f"--datadir={self.datadir}",
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        self.start(initial=True)
+        # The init SQL goes in through the real client, as the image's
+        # entrypoint feeds /docker-entrypoint-initdb.d to it.
+        with SEED_SQL.open("rb") as sql:
+            subprocess.run(self._client_args(""), stdin=sql, check=True, capture_output=True)
+        with self.connect("root", "", database=None) as conn, conn.cursor() as cur:
+            # Loopback accounts only: with skip-name-resolve the host-name one
+            # cannot be altered, and nothing connects through it.
+            cur.execute(
+                "SELECT host FROM mysql.user WHERE user = 'root' "
+                "AND host IN ('localhost', '127.0.0.1', '::1')"
+            )
+            root_hosts = [row[0] for row in cur.fetchall()]
+        self.root_sql(
+            *(
+                f"ALTER USER 'root'@'{host}' IDENTIFIED BY '{self.root_password}'"
+                for host in root_hosts
+            ),
+            f"CREATE USER '{APP_USER}'@'%' IDENTIFIED BY '{self.app_password}'",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON citydb.* TO '{APP_USER}'@'%'",
+            password="",
+        )
+
+    def _client_args(self, password: str) -> list[str]:
+        return [
+            "mariadb",
+            "--no-defaults",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            str(self.port),
+            "-uroot",
+            f"--password={password}" if password else "--skip-password",
+        ]
+
+    def start(self, initial: bool = False) -> None:
+        """Start the server and wait until it accepts TCP connections."""
+        log = open(self.base / "mariadbd.log", "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen(
+            [
+                "mariadbd",
+                "--no-defaults",
+                f"--datadir={self.datadir}",
+                "--user=root",
+                f"--port={self.port}",
+                "--bind-address=127.0.0.1",
+                f"--socket={self.base / 'mysqld.sock'}",
+                f"--pid-file={self.base / 'mysqld.pid'}",
+                "--skip-name-resolve",
+                "--character-set-server=utf8mb4",
+                "--collation-server=utf8mb4_unicode_ci",
+                "--innodb-buffer-pool-size=64M",
+                "--max-connections=300",
+                "--skip-log-bin",
+            ],
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+        password = "" if initial else self.root_password
+        _wait(
+            lambda: self.connect("root", password, database=None).close() is None,
+            "mariadbd",
+            60,
+            self.proc,
+        )
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, a clean InnoDB shutdown)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def destroy(self) -> None:
+        """Stop and delete the data directory."""
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def connect(
+        self, user: str = "root", password: str | None = None, database: str | None = "citydb"
+    ) -> pymysql.Connection:
+        """A PyMySQL connection over TCP."""
+        if password is None:
+            password = self.root_password if user == "root" else self.app_password
+        return pymysql.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=user,
+            password=password,
+            database=database,
+            charset="utf8mb4",
+            connect_timeout=2,
+            autocommit=True,
+        )
+
+    def root_sql(self, *statements: str, password: str | None = None) -> None:
+        """Run statements as root."""
+        with self.connect("root", password, database=None) as conn, conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+
+    def query(self, sql: str, *args) -> tuple:
+        """Rows of a SELECT on citydb, as root."""
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall()
+
+    def reset(self) -> None:
+        """Put citydb back to exactly the seed rows."""
+        with self.connect() as conn, conn.cursor() as cur:
+            for table in ("country", "city", "user_info"):
+                cur.execute(f"DELETE FROM `{table}`")
+                cur.execute(f"ALTER TABLE `{table}` AUTO_INCREMENT = 1")
+            for statement in insert_statements():
+                cur.execute(statement)
+
+    def app_env(self) -> dict[str, str]:
+        """The service's environment for connecting as the app user."""
+        secret = self.base / "db_password"
+        secret.write_text(self.app_password + "\n")
+        return {
+            "DB_HOST": "127.0.0.1",
+            "DB_PORT": str(self.port),
+            "DB_NAME": "citydb",
+            "DB_USER": APP_USER,
+            "DB_PASSWORD_FILE": str(secret),
+        }
+
+
+@dataclass
+class Gunicorn:
+    """bootservice under gunicorn with its production config module."""
+
+    env: dict[str, str]
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait_ready: bool = True) -> None:
+        """Run the production command and wait for /healthz."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_"))}
+        env.update({"PORT": str(self.port), "WEB_CONCURRENCY": "2"}, **self.env)
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "--config",
+                "python:bootservice.gunicorn_conf",
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+        )
+        if wait_ready:
+            _wait(
+                lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, "gunicorn", 30, self.proc
+            )
+
+    def terminate(self) -> None:
+        """SIGTERM the master: a graceful shutdown."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def stop(self) -> None:
+        """Stop gunicorn and wait for it."""
+        if self.proc:
+            self.terminate()
+            try:
+                self.proc.wait(40)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            self.log.close()
+        self.proc = None
+
+    def output(self) -> str:
+        """What gunicorn wrote to stdout and stderr so far."""
+        return self.log_path.read_text(errors="replace")
