@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from servers import Gunicorn, MariaDB
 
 from helpers import DEMO_USER, basic_auth
 
@@ -23,3 +26,44 @@ def pytest_collection_modifyitems(items):
 def auth_header() -> dict[str, str]:
     """HTTP Basic credentials of the seeded demo user."""
     return basic_auth(*DEMO_USER)
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory) -> Iterator[MariaDB]:
+    """One MariaDB for the session, initialised from services/mysql/citydb.sql."""
+    server = MariaDB(tmp_path_factory.mktemp("mariadb"))
+    try:
+        server.install()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def citydb(mariadb) -> MariaDB:
+    """The session's MariaDB with citydb reset to the seed rows."""
+    mariadb.reset()
+    return mariadb
+
+
+@pytest.fixture(scope="session")
+def gunicorn(mariadb, tmp_path_factory) -> Iterator[Gunicorn]:
+    """bootservice under gunicorn, connected to `mariadb` as the app user."""
+    tmp = tmp_path_factory.mktemp("gunicorn")
+    key = tmp / "secret_key"
+    key.write_text("integration-" + "k" * 40)
+    server = Gunicorn(
+        {**mariadb.app_env(), "SECRET_KEY_FILE": str(key), "APP_VERSION": "1.0"},
+        tmp / "gunicorn.log",
+    )
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def base_url(gunicorn, citydb) -> str:
+    """The running service's URL, with citydb freshly reset."""
+    return gunicorn.url
