@@ -83,3 +83,12 @@ def test_get_never_deletes(client, rows):
     assert client.get("/countries/1/delete").status_code == 405
     assert client.get("/cities/delete/1").status_code == 404
     assert rows("SELECT COUNT(*) FROM country WHERE id = 1")[0][0] == 1
+
+
+def test_unknown_path_is_a_page_for_browsers_and_json_for_clients(client):
+    page = client.get("/nowhere", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert "返回国家列表" in page.get_data(as_text=True)
+    assert client.get("/nowhere").get_json()["error"] == "not found"
+    api = client.get("/api/v1/nowhere", headers={"Accept": "text/html"})
+    assert api.get_json()["error"] == "not found"

@@ -28,8 +28,17 @@ class ApiError(Exception):
 
 
 def wants_html() -> bool:
-    """True for the HTML pages, which show errors as a page, not JSON."""
-    return request.blueprint in ("pages", "auth")
+    """True for the HTML pages, which show errors as a page, not JSON.
+
+    A path that matched no route gets a page only when the client prefers
+    HTML (a browser); API clients and curl get JSON.
+    """
+    if request.blueprint in ("pages", "auth"):
+        return True
+    if request.blueprint is None and not request.path.startswith("/api/"):
+        best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+        return best == "text/html"
+    return False
 
 
 def error_response(status: int, error: str, detail: Any = None) -> Response:

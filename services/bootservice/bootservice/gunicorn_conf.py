@@ -62,6 +62,5 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 # One line per request: client, method, path, status, bytes, duration, and
 # which instance served it (the X-Served-By header the app sets).
 access_log_format = (
-    '%(h)s "%(r)s" %(s)s %(B)s %(M)sms instance=%({x-served-by}o)s '
-    "version=%({x-app-version}o)s"
+    '%(h)s "%(r)s" %(s)s %(B)s %(M)sms instance=%({x-served-by}o)s version=%({x-app-version}o)s'
 )
