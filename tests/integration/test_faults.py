@@ -139,3 +139,19 @@ def test_sigterm_lets_in_flight_request_finish(own_db, tmp_path, auth_header):
     finally:
         lock.close()
         app.stop()
+
+
+def test_shutdown_delay_keeps_serving_after_sigterm(own_db, tmp_path):
+    app = _service(own_db, tmp_path, SHUTDOWN_DELAY="3")
+    app.start()
+    try:
+        signalled = time.monotonic()
+        app.terminate()
+        time.sleep(0.5)
+        # Still answering while Swarm's DNS change reaches the proxies.
+        assert requests.get(f"{app.url}/api/v1/countries/2", timeout=5).status_code == 200
+        assert app.proc.wait(30) == 0
+        assert 3.0 <= time.monotonic() - signalled < 15
+        assert "serving 3s more before shutting down" in app.output()
+    finally:
+        app.stop()

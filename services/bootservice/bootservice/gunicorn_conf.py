@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import time
 
 from bootservice.config import ConfigError, load_config
 
@@ -55,6 +56,27 @@ keepalive = 5
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 max_requests = 10000
 max_requests_jitter = 1000
+
+# Seconds to keep serving after SIGTERM before closing the listening socket.
+# Swarm drops a stopping task from its DNS before signalling it, but nginx may
+# still hold the address for its resolver validity (1 s); serving through that
+# window means no request is sent to a socket that is about to close.
+shutdown_delay = _env_int("SHUTDOWN_DELAY", 0)
+
+
+def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's Arbiter
+    """Delay the master's SIGTERM handling by `shutdown_delay` seconds."""
+    if shutdown_delay <= 0:
+        return
+    handle_term = server.handle_term
+
+    def delayed_term() -> None:
+        server.log.info("SIGTERM: serving %ss more before shutting down", shutdown_delay)
+        time.sleep(shutdown_delay)
+        handle_term()
+
+    server.handle_term = delayed_term
+
 
 accesslog = "-"
 errorlog = "-"
