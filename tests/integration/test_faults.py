@@ -155,3 +155,24 @@ def test_shutdown_delay_keeps_serving_after_sigterm(own_db, tmp_path):
         assert "serving 3s more before shutting down" in app.output()
     finally:
         app.stop()
+
+
+def test_production_command_refuses_bad_configuration(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    env = {"PATH": "/usr/bin:/bin", "DB_HOST": "mysql", "DB_USER": "dws", "DB_PORT": "abc"}
+    result = subprocess.run(
+        [str(gunicorn), "--config", "python:bootservice.gunicorn_conf"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "bootservice: configuration error: DB_PORT must be an integer, got 'abc'"
+    )
