@@ -49,10 +49,7 @@ def _register(res: Resource) -> None:
         require_basic_auth()
         values = res.validate(json_object(request), creating=True)
         res.conflicts(db.session(), values, None)
-        row = res.model(**values)
-        sess = db.session()
-        sess.add(row)
-        sess.commit()
+        row = res.save(db.session(), None, values)
         resp = jsonify(res.to_json(row))
         resp.status_code = 201
         resp.headers["Location"] = url_for(f"api.{res.name}_item", raw_id=row.id)
@@ -73,9 +70,7 @@ def _register(res: Resource) -> None:
             raise ApiError(400, "invalid field", {"id": "does not match the id in the path"})
         values = res.validate(body, creating=False)
         res.conflicts(sess, values, row.id)
-        for name, value in values.items():
-            setattr(row, name, value)
-        sess.commit()
+        res.save(sess, row, values)
         return jsonify(res.to_json(row))
 
     bp.add_url_rule(f"/{res.name}", f"{res.name}_collection", collection, methods=["GET", "POST"])

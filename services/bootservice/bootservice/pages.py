@@ -61,21 +61,24 @@ def new_country() -> Any:
     return render_template("country_form.html", country_id=None, values={})
 
 
+def _save(row: Any) -> Any:
+    """Validate the form and create (`row` None) or update the country."""
+    values = _form_values()
+    try:
+        clean = COUNTRIES.validate(values, creating=row is None)
+    except ApiError as exc:
+        return _render_form(row.id if row is not None else None, values, exc)
+    verb = "已添加 (added)" if row is None else "已保存 (saved)"
+    row = COUNTRIES.save(db.session(), row, clean)
+    flash(f"{verb}: {row.countryname} [{row.countrycode}], id {row.id}", "success")
+    return redirect(url_for("pages.countries", countryname=row.countryname))
+
+
 @bp.post("/countries")
 @login_required
 def create_country() -> Any:
     """Create a country from the form."""
-    values = _form_values()
-    try:
-        clean = COUNTRIES.validate(values, creating=True)
-    except ApiError as exc:
-        return _render_form(None, values, exc)
-    row = COUNTRIES.model(**clean)
-    sess = db.session()
-    sess.add(row)
-    sess.commit()
-    flash(f"已添加 (added): {row.countryname} [{row.countrycode}], id {row.id}", "success")
-    return redirect(url_for("pages.countries", countryname=row.countryname))
+    return _save(None)
 
 
 @bp.get("/countries/<raw_id>/edit")
@@ -90,17 +93,7 @@ def edit_country(raw_id: str) -> Any:
 @login_required
 def update_country(raw_id: str) -> Any:
     """Save the edit form."""
-    row = get_row(COUNTRIES, raw_id)
-    values = _form_values()
-    try:
-        clean = COUNTRIES.validate(values, creating=False)
-    except ApiError as exc:
-        return _render_form(row.id, values, exc)
-    for name, value in clean.items():
-        setattr(row, name, value)
-    db.session().commit()
-    flash(f"已保存 (saved): {row.countryname} [{row.countrycode}]", "success")
-    return redirect(url_for("pages.countries", countryname=row.countryname))
+    return _save(get_row(COUNTRIES, raw_id))
 
 
 @bp.post("/countries/<raw_id>/delete")

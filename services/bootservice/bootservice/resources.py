@@ -77,6 +77,17 @@ class Resource:
             if found is not None and found != row_id:
                 raise ApiError(409, "conflict", {name: f"{values[name]!r} is already taken"})
 
+    def save(self, session: Session, row: Base | None, values: dict[str, Any]) -> Base:
+        """Insert a new row (`row` None) or update `row` with validated values."""
+        if row is None:
+            row = self.model(**values)
+            session.add(row)
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+        session.commit()
+        return row
+
     def search(self, args: Any) -> Select:
         """SELECT of this table filtered by the query's search parameters."""
         stmt = select(self.model)
