@@ -38,3 +38,29 @@ def test_embedded_database_loaded_once(app, rows):
     with app.app_context():
         assert db.ensure_embedded_schema(db.engine()) is False
     assert rows("SELECT COUNT(*) FROM user_info") == [(5,)]
+
+
+def test_workers_starting_together_seed_once(tmp_path):
+    # gunicorn starts several workers at once on a new embedded database.
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = tmp_path / "race.sqlite3"
+    with ProcessPoolExecutor(4) as pool:
+        results = list(pool.map(_seed_in_child, [str(path)] * 4))
+    assert sorted(results) == [False, False, False, True]
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM country").fetchone() == (183,)
+    conn.close()
+
+
+def _seed_in_child(path: str) -> bool:
+    from bootservice.config import load_config
+    from bootservice.db import ensure_embedded_schema, make_engine
+
+    engine = make_engine(load_config({"SQLITE_PATH": path}))
+    try:
+        return ensure_embedded_schema(engine)
+    finally:
+        engine.dispose()

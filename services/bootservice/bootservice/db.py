@@ -8,6 +8,8 @@ wait for a pooled connection, and a pre-ping that drops dead connections.
 
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 
 from flask import Flask, current_app, g
@@ -51,13 +53,20 @@ def make_engine(config: Config) -> Engine:
 def ensure_embedded_schema(engine: Engine) -> bool:
     """Create the SQLite schema and load the seed rows once.
 
-    Returns True when it loaded the seed (a new database file).
+    Returns True when it loaded the seed (a new database file). Several
+    processes (gunicorn workers) may start at once on a new file: a lock
+    file makes one of them create and seed it while the others wait.
     """
-    Base.metadata.create_all(engine)
-    with engine.begin() as conn:
-        if conn.execute(select(func.count()).select_from(Country.__table__)).scalar_one():
-            return False
-        load_seed(conn)
+    database = engine.url.database
+    lock_path = f"{database}.lock" if database and database != ":memory:" else None
+    with open(lock_path or os.devnull, "w") as lock:
+        if lock_path:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        Base.metadata.create_all(engine)
+        with engine.begin() as conn:
+            if conn.execute(select(func.count()).select_from(Country.__table__)).scalar_one():
+                return False
+            load_seed(conn)
     return True
 
 

@@ -78,6 +78,10 @@ def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's Arbiter
     server.handle_term = delayed_term
 
 
+# gunicorn 27's control socket lives under $HOME, which the image's user
+# does not have; nothing here uses it.
+control_socket_disable = True
+
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")

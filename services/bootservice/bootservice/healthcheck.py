@@ -1,6 +1,9 @@
 """`python -m bootservice.healthcheck`: the image's HEALTHCHECK, no curl needed.
 
 Exits 0 when http://127.0.0.1:$PORT/healthz answers 200 within 2 seconds.
+The image runs this file as a script (`python .../healthcheck.py`): it must
+import only the standard library, or every probe would pay for importing
+Flask and SQLAlchemy (seconds on a busy node, enough to look unhealthy).
 """
 
 from __future__ import annotations
