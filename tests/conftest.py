@@ -52,8 +52,16 @@ def gunicorn(mariadb, tmp_path_factory) -> Iterator[Gunicorn]:
     tmp = tmp_path_factory.mktemp("gunicorn")
     key = tmp / "secret_key"
     key.write_text("integration-" + "k" * 40)
+    # No read cache: each test resets citydb behind the service's back, and a
+    # copy up to 0.5 s old would leak one test's rows into the next.
+    env = {
+        **mariadb.app_env(),
+        "SECRET_KEY_FILE": str(key),
+        "APP_VERSION": "1.0",
+        "READ_CACHE_TTL": "0",
+    }
     server = Gunicorn(
-        {**mariadb.app_env(), "SECRET_KEY_FILE": str(key), "APP_VERSION": "1.0"},
+        env,
         tmp / "gunicorn.log",
     )
     try:

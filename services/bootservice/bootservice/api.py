@@ -14,7 +14,7 @@ from . import db
 from .auth import require_basic_auth
 from .errors import ApiError
 from .openapi import openapi_document
-from .paging import paginate
+from .paging import page_info, paginate
 from .resources import RESOURCES, Resource
 from .validation import PAGE_MAX, json_object, parse_id, query_int
 
@@ -31,7 +31,25 @@ def page_params() -> tuple[int, int]:
 def list_json(res: Resource) -> dict[str, Any]:
     """One page of `res`, filtered by the query string, as PageInfo."""
     page, rows = page_params()
-    return paginate(db.session(), res.search(request.args), page, rows, res.to_json)
+    filters = res.parse_filters(request.args)
+    if res.cached and not filters:
+        snap = db.read_cache().countries(db.session)
+        if snap is not None:
+            start = (page - 1) * rows
+            return page_info(len(snap.rows), page, rows, snap.rows[start : start + rows])
+    return paginate(db.session(), res.search(filters), page, rows, res.to_json)
+
+
+def read_json(res: Resource, raw_id: str) -> dict[str, Any]:
+    """The resource with this id as JSON, or 404."""
+    if res.cached:
+        snap = db.read_cache().countries(db.session)
+        if snap is not None:
+            found = snap.by_id.get(parse_id(raw_id, res.id_max))
+            if found is None:
+                raise ApiError(404, "not found", f"no {res.singular} with id {raw_id}")
+            return found
+    return res.to_json(get_row(res, raw_id))
 
 
 def get_row(res: Resource, raw_id: str) -> Any:
@@ -57,7 +75,7 @@ def _register(res: Resource) -> None:
 
     def item(raw_id: str) -> Any:
         if request.method == "GET":
-            return jsonify(res.to_json(get_row(res, raw_id)))
+            return jsonify(read_json(res, raw_id))
         require_basic_auth()
         sess = db.session()
         if request.method == "DELETE":

@@ -41,6 +41,7 @@ class Config:
     db_pool_size: int = 5
     db_max_overflow: int = 5
     db_pool_timeout: float = 3.0
+    read_cache_ttl: float = 0.5
     page_size_max: int = 100
     max_content_length: int = 64 * 1024
 
@@ -152,7 +153,18 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Confi
     elif len(key) < 16:
         raise ConfigError("SECRET_KEY must be at least 16 characters")
 
+    raw_ttl = env.get("READ_CACHE_TTL", "0.5")
+    try:
+        ttl = float(raw_ttl)
+    except ValueError:
+        raise ConfigError(f"READ_CACHE_TTL must be a number of seconds, got {raw_ttl!r}") from None
+    # Reads may lag writes made through other replicas by up to the TTL; the
+    # project promises 1 s.
+    if not 0 <= ttl <= 1:
+        raise ConfigError(f"READ_CACHE_TTL must be between 0 and 1 second, got {raw_ttl!r}")
+
     values: dict[str, Any] = dict(
+        read_cache_ttl=ttl,
         database_url=_database_url(env),
         app_version=version,
         secret_key=key,

@@ -16,6 +16,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from .cache import ReadCache
 from .config import Config
 from .models import Base, Country
 from .seed import load_seed
@@ -75,9 +76,19 @@ def init_app(app: Flask, config: Config) -> None:
     engine = make_engine(config)
     if config.embedded:
         ensure_embedded_schema(engine)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    cache = ReadCache(config.read_cache_ttl)
+    # Any commit in this process may have changed what the cache holds.
+    event.listen(factory, "after_commit", cache.invalidate)
     app.extensions["db_engine"] = engine
-    app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    app.extensions["db_sessionmaker"] = factory
+    app.extensions["read_cache"] = cache
     app.teardown_appcontext(close_session)
+
+
+def read_cache() -> ReadCache:
+    """The current app's read cache."""
+    return current_app.extensions["read_cache"]
 
 
 def engine() -> Engine:

@@ -78,6 +78,32 @@ def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's Arbiter
     server.handle_term = delayed_term
 
 
+def worker_exit(server, worker) -> None:  # noqa: ANN001 - gunicorn's objects
+    """Answer the connections still queued on the listening socket, then close it.
+
+    A stopping sync worker leaves the loop after its last request, but the
+    kernel goes on queueing connections on the socket it shares until the
+    process is gone, and then resets them. nginx has already sent a request on
+    each of those and may not retry a POST, so it would become a 502: serve
+    them instead. (Swarm does not take a task out of DNS before `docker stop`.)
+    """
+    if worker_class != "sync":
+        return
+    for listener in worker.sockets:
+        try:
+            listener.setblocking(False)
+        except OSError:  # already closed
+            continue
+        while True:
+            try:
+                client, addr = listener.accept()
+            except OSError:  # queue empty (BlockingIOError) or socket closed
+                break
+            client.setblocking(True)
+            worker.handle(listener, client, addr)
+        listener.close()
+
+
 # gunicorn 27's control socket lives under $HOME, which the image's user
 # does not have; nothing here uses it.
 control_socket_disable = True

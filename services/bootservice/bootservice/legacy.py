@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from .api import get_row, list_json
+from .api import list_json, read_json
 from .resources import CITIES, USERS, Resource
 
 bp = Blueprint("legacy", __name__)
@@ -22,7 +22,7 @@ def _register(res: Resource) -> None:
         return jsonify(list_json(res))
 
     def view(raw_id: str) -> Any:
-        return jsonify(res.to_json(get_row(res, raw_id)))
+        return jsonify(read_json(res, raw_id))
 
     def add() -> Any:
         # The original answered /add with an empty object to fill in.

@@ -34,12 +34,20 @@ def index() -> Any:
 @bp.get("/countries")
 def countries() -> Any:
     """The list, filtered by name and code, one page of it."""
-    info = list_json(COUNTRIES)
-    search = {
-        "countryname": request.args.get("countryname", "").strip(),
-        "countrycode": request.args.get("countrycode", "").strip(),
-    }
-    return render_template("countries.html", info=info, search=search)
+
+    def render() -> str:
+        info = list_json(COUNTRIES)
+        search = {
+            "countryname": request.args.get("countryname", "").strip(),
+            "countrycode": request.args.get("countrycode", "").strip(),
+        }
+        return render_template("countries.html", info=info, search=search)
+
+    if request.cookies:
+        return render()
+    # No cookie, so no login and no flashed message: the page depends only
+    # on its URL, and an anonymous visitor may get a copy a moment old.
+    return db.read_cache().page(request.full_path, render)
 
 
 def _form_values() -> dict[str, str]:

@@ -44,6 +44,7 @@ class Resource:
     filters: tuple[str, ...]  # query parameters searched by substring
     id_max: int = INT32_MAX
     unique: tuple[str, ...] = ()  # fields with a unique index: a clash is 409
+    cached: bool = False  # hot reads served from the per-process ReadCache
     # Turns a validated value before it is stored (hashing the password).
     transforms: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
 
@@ -88,14 +89,17 @@ class Resource:
         session.commit()
         return row
 
-    def search(self, args: Any) -> Select:
-        """SELECT of this table filtered by the query's search parameters."""
+    def parse_filters(self, args: Any) -> dict[str, str]:
+        """The search parameters the query string sets (checked, non-empty)."""
+        found = {name: query_text(args, name) for name in self.filters}
+        return {name: value for name, value in found.items() if value is not None}
+
+    def search(self, filters: dict[str, str]) -> Select:
+        """SELECT of this table, each filter a case-insensitive substring."""
         stmt = select(self.model)
-        for name in self.filters:
-            value = query_text(args, name)
-            if value is not None:
-                column = getattr(self.model, name)
-                stmt = stmt.where(column.icontains(value, autoescape=True))
+        for name, value in filters.items():
+            column = getattr(self.model, name)
+            stmt = stmt.where(column.icontains(value, autoescape=True))
         return stmt.order_by(self.model.id)
 
     def validate(self, body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -136,6 +140,7 @@ COUNTRIES = Resource(
     model=Country,
     fields=(Field("countryname", required=True), Field("countrycode", required=True)),
     filters=("countryname", "countrycode"),
+    cached=True,
 )
 
 CITIES = Resource(

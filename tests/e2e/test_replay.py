@@ -1,0 +1,493 @@
+"""The tutorial replayed on the three-node swarm lab, with zero failed requests.
+
+Issue 5's ten steps, with build.py and stack.yml exactly as users run them
+(README, "Deploy"), against the lab's manager (DOCKER_HOST=tcp://cloud01:2375):
+deploy, balance, heal, drain, scale, update, rollback, auto-rollback, then the
+stack and the lab are removed. A probe sends pages, API reads and
+authenticated writes through the lab's front load balancer the whole time.
+
+The one difference from the user's commands: the overlay network's
+`encrypted` option is removed from stack.yml in code (no IPsec on these
+machines, so an encrypted overlay carries nothing between nodes).
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
+import lab as lablib
+import pytest
+import requests
+from replay_support import REPORT, Probe, Record, Swarm, wait_for
+
+from helpers import DEMO_USER
+
+pytestmark = pytest.mark.e2e
+
+REPO = lablib.REPO
+STACK = "dws"
+REGISTRY = lablib.REGISTRY
+NAMESPACE = "myhub"
+BOOT, NGINX, MYSQL = f"{STACK}_bootservice", f"{STACK}_nginx", f"{STACK}_mysql"
+TITLE = {"1.0": "国家(地区)列表", "2.0": "国家(地区)列表-2.0版本"}
+DB_NODE = "cloud03"  # labelled dws.db=true: never the node that gets drained
+DRAIN_NODE = "cloud02"
+WORKERS = ("cloud02", "cloud03")
+SECRET_NAMES = ("mysql_root_password", "mysql_app_password", "bootservice_secret_key")
+ZERO_FAILURE_STEPS = ("balance", "heal", "drain", "scale", "update", "rollback", "auto-rollback")
+
+
+def image(version: str) -> str:
+    """The bootservice tag build.py pushes for a version."""
+    return f"{REGISTRY}/{NAMESPACE}/bootservice:{version}-dws"
+
+
+def say(message: str) -> None:
+    """One progress line (visible with -s)."""
+    print(f"replay: {message}", flush=True)
+
+
+def derive_unencrypted(stack_text: str) -> str:
+    """stack.yml without the overlay's `encrypted` option (and its then empty mapping)."""
+    lines = stack_text.splitlines(keepends=True)
+    hits = [i for i, line in enumerate(lines) if re.fullmatch(r'\s+encrypted: "true"\s*', line)]
+    assert len(hits) == 1, 'stack.yml must set `encrypted: "true"` exactly once'
+    i = hits[0]
+    del lines[i]
+
+    def indent(line: str) -> int:
+        return len(line) - len(line.lstrip())
+
+    # driver_opts with nothing left under it would be null, which compose rejects.
+    following = lines[i] if i < len(lines) else ""
+    if lines[i - 1].strip() == "driver_opts:" and indent(following) <= indent(lines[i - 1]):
+        del lines[i - 1]
+    return "".join(lines)
+
+
+def cli(args: list[str], env: dict[str, str], timeout: float = 300) -> str:
+    """Run a user-facing command (docker CLI, build.py) and return stdout; assert success."""
+    proc = subprocess.run(
+        args, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert proc.returncode == 0, (
+        f"`{' '.join(args[:4])}` failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"
+    )
+    return proc.stdout
+
+
+def http_get(url: str, timeout: float = 5) -> requests.Response:
+    """A GET with a closed connection (tests run with warnings as errors)."""
+    with requests.Session() as s:
+        resp = s.get(url, timeout=timeout)
+        resp.close()
+        return resp
+
+
+def nodes_answer(lab: lablib.Lab, swarm: Swarm) -> dict[str, int]:
+    """GET /countries on port 80 of every Active node; every one must answer 200."""
+    codes = {}
+    for node in swarm.active_nodes():
+        codes[node] = http_get(f"http://{lab.nodes[node]}/countries").status_code
+    assert all(c == 200 for c in codes.values()), f"Active nodes on port 80: {codes}"
+    return codes
+
+
+def server_version(lab: lablib.Lab, name: str) -> str:
+    """The version part of the one `<version>-dws` tag build.py pushed for mysql/nginx."""
+    resp = http_get(f"http://{lab.registry_ip}:5000/v2/{NAMESPACE}/{name}/tags/list")
+    tags = [t for t in resp.json().get("tags") or [] if t.endswith("-dws")]
+    assert len(tags) == 1, f"expected one {name} tag in the registry, got {tags}"
+    return tags[0].removesuffix("-dws")
+
+
+class Steps:
+    """Times the steps and labels the probe's records with the current step."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self.rows: list[dict] = []
+
+    @contextmanager
+    def step(self, name: str):
+        """Run one step: the yielded dict collects its figures."""
+        self.probe.set_step(name)
+        row: dict = {"name": name}
+        self.rows.append(row)
+        say(f"--- {name}")
+        started = time.monotonic()
+        try:
+            yield row
+        finally:
+            row["seconds"] = round(time.monotonic() - started, 1)
+
+
+def wait_update(
+    swarm: Swarm, state: str, since: float, timeout: float, seen: dict | None = None
+) -> dict:
+    """Wait until the service's UpdateStatus reaches ``state`` for an update started after
+    ``since`` (wall clock); return the UpdateStatus. ``seen`` collects {state: message}."""
+
+    def check():
+        status = swarm.service(BOOT).get("UpdateStatus") or {}
+        started = status.get("StartedAt", "")
+        # RFC 3339 with nanoseconds, in UTC: compare at second precision.
+        t = calendar.timegm(time.strptime(started[:19], "%Y-%m-%dT%H:%M:%S")) if started else 0
+        if t < since - 1:
+            return None
+        if seen is not None:
+            seen.setdefault(status.get("State"), status.get("Message"))
+        return status if status.get("State") == state else None
+
+    return wait_for(f"{BOOT} update state {state}", check, timeout)
+
+
+def assert_every_replica_serves(probe: Probe, swarm: Swarm, version: str, timeout: float = 60):
+    """Every running replica (by host name) answers pages with ``version``'s title."""
+    hosts = swarm.container_hosts(BOOT)
+    since = time.monotonic()
+
+    def seen():
+        pages = [r for r in probe.since(since) if r.kind == "page" and r.status == 200]
+        wrong = [r for r in pages if r.title != TITLE[version] or r.version != version]
+        assert not wrong, f"pages after the update not at {version}: {wrong[:3]}"
+        return hosts <= {r.served_by for r in pages}
+
+    wait_for(f"pages from all {len(hosts)} replicas at {version}", seen, timeout, interval=1.0)
+    return len(hosts)
+
+
+def deploy(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], row: dict, tmp: Path) -> None:
+    """Step 1: build and push, secrets, node label, stack deploy; wait until converged."""
+    # The command `lab.py status` prints: on these machines no registry can be
+    # pulled from, so the lab put the stand-in bases into cloud01 (lab.up).
+    build_args = [sys.executable, "build.py", "--push", "--registry", REGISTRY]
+    for name, tag in lab.bases.items():
+        build_args += ["--base-image", f"{name}={tag}"]
+    started = time.monotonic()
+    out = cli(build_args, env, timeout=1500)
+    row["build_seconds"] = round(time.monotonic() - started, 1)
+    (REPORT.parent / "replay-build.log").write_text(out)
+    summary = out[out.rfind("\nIMAGE") :] if "\nIMAGE" in out else out[-1500:]
+    say(f"build.py --push done in {row['build_seconds']} s{summary.rstrip()}")
+
+    for name in SECRET_NAMES:
+        # As the README: printf '%s' "$(openssl rand -hex 32)" | docker secret create NAME -
+        subprocess.run(
+            ["docker", "secret", "create", name, "-"],
+            env=env,
+            check=True,
+            input=secrets.token_hex(32).encode(),
+            capture_output=True,
+            timeout=60,
+        )
+    cli(["docker", "node", "update", "--label-add", "dws.db=true", DB_NODE], env)
+
+    stack_file = tmp / "stack.yml"
+    stack_file.write_text(derive_unencrypted((REPO / "stack.yml").read_text()))
+    deploy_env = dict(
+        env, MYSQL_VERSION=server_version(lab, "mysql"), NGINX_VERSION=server_version(lab, "nginx")
+    )
+    started = time.monotonic()
+    cli(
+        ["docker", "stack", "deploy", "-c", str(stack_file), STACK, "--with-registry-auth"],
+        deploy_env,
+    )
+    wait_for("mysql 1/1", lambda: swarm.converged(MYSQL, 1), 300)
+    wait_for("bootservice 3/3", lambda: swarm.converged(BOOT, 3, image("1.0")), 300)
+    wait_for("nginx on 3 nodes", lambda: swarm.converged(NGINX, 3), 300)
+    mysql_node = swarm.tasks(MYSQL)[0]["Node"]
+    assert mysql_node == DB_NODE, f"mysql runs on {mysql_node}, not the labelled {DB_NODE}"
+    # Ready = the database answers through the whole chain, several times in a row.
+    streak = []
+
+    def ready():
+        ok = http_get(f"{lab.lb_url}/readyz").status_code == 200
+        streak.append(ok)
+        return ok and streak[-6:] == [True] * 6
+
+    wait_for("/readyz through the front load balancer", ready, 300, interval=1.0)
+    row["converge_seconds"] = round(time.monotonic() - started, 1)
+    nodes_answer(lab, swarm)
+    say(f"converged {row['converge_seconds']} s after docker stack deploy")
+
+
+def test_tutorial_replay(swarm_lab: lablib.Lab, tmp_path: Path) -> None:
+    """Issue 5, steps 1-10: every step's outcome, zero failed requests, no lost writes."""
+    lab = swarm_lab
+    swarm = Swarm(lab)
+    env = dict(os.environ, DOCKER_HOST=lab.manager_host)
+    env.pop("DOCKER_CONTEXT", None)
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    probe = Probe(lab.lb_url, DEMO_USER, run_id=secrets.token_hex(3))
+    steps = Steps(probe)
+    test_started = time.monotonic()
+    report: dict = {}
+    lost: list[str] = []
+    try:
+        with steps.step("deploy") as row:
+            deploy(lab, swarm, env, row, tmp_path)
+            probe.start()  # step 2: the probe runs for the rest of the test
+
+        with steps.step("balance") as row:
+
+            def balanced():
+                return len({r.served_by for r in probe.of_step("balance") if r.served_by}) >= 3
+
+            wait_for("3 different X-Served-By", balanced, 60, interval=1.0)
+            time.sleep(3)
+            row["served_by"] = len({r.served_by for r in probe.of_step("balance") if r.served_by})
+            nodes_answer(lab, swarm)
+
+        with steps.step("heal") as row:
+            before = swarm.converged(BOOT, 3)
+            assert before, "bootservice is not 3/3 before heal"
+            victim = next((t for t in before if t["Node"] in WORKERS), None)
+            assert victim, f"no bootservice task on a worker: {before}"
+            node, container = swarm.task_container(victim["ID"])
+            started = time.monotonic()
+            # The tutorial's `docker stop` on the worker, through that node's engine.
+            lab.node_docker(node, "stop", container)
+            old_ids = {t["ID"] for t in before}
+            healed = wait_for(
+                "a new task and 3/3 again",
+                lambda: (
+                    (tasks := swarm.converged(BOOT, 3))
+                    and victim["ID"] not in {t["ID"] for t in tasks}
+                    and tasks
+                ),
+                120,
+                interval=0.5,
+            )
+            row["heal_seconds"] = round(time.monotonic() - started, 1)
+            assert {t["ID"] for t in healed} - old_ids, "no new task replaced the stopped one"
+            say(f"stopped {victim['Name']} on {node}; 3/3 again in {row['heal_seconds']} s")
+            nodes_answer(lab, swarm)
+
+        with steps.step("drain") as row:
+            with requests.Session() as s:
+                name = f"drain-{secrets.token_hex(4)}"
+                resp = s.post(
+                    f"{lab.lb_url}/api/v1/countries",
+                    auth=DEMO_USER,
+                    timeout=10,
+                    json={"countryname": name, "countrycode": "DR"},
+                )
+                assert resp.status_code == 201, resp.text
+                written = resp.json()["id"]
+            started = time.monotonic()
+            cli(["docker", "node", "update", "--availability", "drain", DRAIN_NODE], env)
+            wait_for(
+                f"no task left on {DRAIN_NODE}",
+                lambda: (
+                    swarm.converged(BOOT, 3, not_on=DRAIN_NODE)
+                    and swarm.converged(NGINX, 2, not_on=DRAIN_NODE)
+                ),
+                180,
+                interval=0.5,
+            )
+            row["drain_seconds"] = round(time.monotonic() - started, 1)
+            assert swarm.tasks(MYSQL)[0]["Node"] == DB_NODE, "the drain moved the database"
+            got = http_get(f"{lab.lb_url}/api/v1/countries/{written}")
+            assert got.status_code == 200 and got.json()["countryname"] == name, got.text
+            nodes_answer(lab, swarm)
+            try:
+                drained = http_get(f"http://{lab.nodes[DRAIN_NODE]}/countries", timeout=2)
+                row["drained_node_port80"] = drained.status_code
+            except requests.RequestException as exc:
+                row["drained_node_port80"] = type(exc).__name__  # expected: refused
+            cli(["docker", "node", "update", "--availability", "active", DRAIN_NODE], env)
+            wait_for(
+                f"nginx back on {DRAIN_NODE}", lambda: swarm.converged(NGINX, 3), 120, interval=0.5
+            )
+            nodes_answer(lab, swarm)
+            say(
+                f"drained {DRAIN_NODE} in {row['drain_seconds']} s "
+                f"(its port 80: {row['drained_node_port80']}); Active again"
+            )
+
+        with steps.step("scale") as row:
+            started = time.monotonic()
+            cli(["docker", "service", "scale", "--detach", f"{BOOT}=6"], env)
+            wait_for("bootservice 6/6", lambda: swarm.converged(BOOT, 6), 180, interval=1.0)
+            row["converge_seconds"] = round(time.monotonic() - started, 1)
+            nodes_answer(lab, swarm)
+
+        for name, version, extra in (
+            ("update", "2.0", ["--update-parallelism", "2", "--update-delay", "5s"]),
+            ("rollback", "1.0", []),
+        ):
+            with steps.step(name) as row:
+                since = time.time()
+                started = time.monotonic()
+                # The tutorial's commands: `docker service update [--update-parallelism 2
+                # --update-delay 5s] --image tcr:5000/myhub/bootservice:<v>-dws`.
+                cli(
+                    [
+                        "docker",
+                        "service",
+                        "update",
+                        "--detach",
+                        *extra,
+                        "--image",
+                        image(version),
+                        BOOT,
+                    ],
+                    env,
+                )
+                wait_for(
+                    f"6 replicas at {version}",
+                    lambda v=version: swarm.converged(BOOT, 6, image(v)),
+                    300,
+                    interval=0.5,
+                )
+                row["replicas_replaced_seconds"] = round(time.monotonic() - started, 1)
+                wait_update(swarm, "completed", since, 300)
+                row["update_completed_seconds"] = round(time.monotonic() - started, 1)
+                cfg = swarm.service(BOOT)["Spec"]["UpdateConfig"]
+                assert (cfg["Parallelism"], cfg.get("Delay"), cfg["Order"]) == (
+                    2,
+                    5_000_000_000,
+                    "start-first",
+                ), cfg
+                row["replicas_checked"] = assert_every_replica_serves(probe, swarm, version)
+                nodes_answer(lab, swarm)
+                say(
+                    f"{name} to {version}: replicas replaced in "
+                    f"{row['replicas_replaced_seconds']} s, update completed (after monitor) "
+                    f"in {row['update_completed_seconds']} s"
+                )
+
+        with steps.step("auto-rollback") as row:
+            since = time.time()
+            started = time.monotonic()
+            cli(
+                ["docker", "service", "update", "--detach", "--image", image("2.1-broken"), BOOT],
+                env,
+            )
+            states: dict = {}
+            wait_update(swarm, "rollback_completed", since, 400, seen=states)
+            row["rolled_back_seconds"] = round(time.monotonic() - started, 1)
+            # Swarm started the rollback itself (failure_action: rollback), e.g.
+            # "update rolled back due to failure or early termination of task ...".
+            assert "rollback_started" in states, f"no automatic rollback seen: {states}"
+            row["trigger"] = states["rollback_started"]
+            spec_image = swarm.service(BOOT)["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+            assert spec_image.startswith(image("1.0")), spec_image
+            wait_for("6 replicas at 1.0", lambda: swarm.converged(BOOT, 6, image("1.0")), 120)
+            pages = [r for r in probe.of_step("auto-rollback") if r.kind == "page"]
+            not_1 = [
+                r
+                for r in pages
+                if r.status == 200 and (r.title != TITLE["1.0"] or r.version != "1.0")
+            ]
+            assert pages and not not_1, f"pages not at 1.0 during auto-rollback: {not_1[:3]}"
+            nodes_answer(lab, swarm)
+            say(f"Swarm rolled back by itself in {row['rolled_back_seconds']} s: {row['trigger']}")
+
+        probe.set_step("verify")
+        probe.stop()
+        # No lost writes: every 201 is readable, with what was written.
+        with requests.Session() as s:
+            for rec in probe.writes():
+                resp = s.get(f"{lab.lb_url}/api/v1/countries/{rec.created_id}", timeout=10)
+                if resp.status_code != 200 or resp.json().get("countryname") != rec.created_name:
+                    lost.append(f"{rec.created_id} {rec.created_name}: {resp.status_code}")
+    finally:
+        probe.stop()
+        report = write_report(steps, probe, lost, time.monotonic() - test_started)
+        # Step 10: remove the stack (the lab fixture removes the lab).
+        started = time.monotonic()
+        subprocess.run(
+            ["docker", "stack", "rm", STACK], env=env, capture_output=True, timeout=120, check=False
+        )
+        with_timeout_gone(lab)
+        say(f"stack removed in {time.monotonic() - started:.0f} s")
+
+    failures = [r for r in probe.records if r.failed and r.step in ZERO_FAILURE_STEPS]
+    assert report["failed_requests"] == 0, "failed requests:\n" + "\n".join(
+        f"  {r.step} {r.kind} {r.status} {r.error}" for r in failures[:20]
+    )
+    assert report["lost_writes"] == 0, f"lost writes: {lost[:20]}"
+    assert report["writes"] > 0, "the probe made no successful write"
+
+
+def with_timeout_gone(lab: lablib.Lab) -> None:
+    """Wait (bounded) until the stack's services and network are gone."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        services = lab.docker("service", "ls", "-q", check=False).split()
+        networks = lab.docker(
+            "network", "ls", "-q", "--filter", f"name={STACK}_", check=False
+        ).split()
+        if not services and not networks:
+            return
+        time.sleep(1)
+
+
+def write_report(steps: Steps, probe: Probe, lost: list[str], total: float) -> dict:
+    """Print the table and write build/reports/replay.json; return the report."""
+    by_step: dict[str, list[Record]] = {}
+    for rec in probe.records:
+        by_step.setdefault(rec.step, []).append(rec)
+    rows = []
+    for row in steps.rows:
+        recs = by_step.get(row["name"], [])
+        rows.append(
+            {
+                "name": row["name"],
+                "requests": len(recs),
+                "failed": sum(r.failed for r in recs),
+                "seconds": row.get("seconds"),
+                **{k: v for k, v in row.items() if k not in ("name", "seconds")},
+            }
+        )
+    failed = sum(r["failed"] for r in rows if r["name"] in ZERO_FAILURE_STEPS)
+    kinds = Counter(r.kind for r in probe.records)
+    report = {
+        "steps": rows,
+        "failed_requests": failed,
+        "lost_writes": len(lost),
+        "requests": len(probe.records),
+        "requests_by_kind": dict(kinds),
+        "writes": len(probe.writes()),
+        "total_seconds": round(total, 1),
+        # The first failures, to diagnose a red run from the report alone.
+        "failure_samples": [
+            {
+                "step": r.step,
+                "kind": r.kind,
+                "status": r.status,
+                "error": r.error,
+                "served_by": r.served_by,
+                "node": r.node,
+                "at": round(r.started - probe.started_at, 1),
+            }
+            for r in probe.records
+            if r.failed
+        ][:30],
+    }
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"\n{'step':<14}{'requests':>9}{'failed':>8}{'seconds':>9}  details")
+    for r in rows:
+        details = ", ".join(
+            f"{k}={v}" for k, v in r.items() if k not in ("name", "requests", "failed", "seconds")
+        )
+        print(f"{r['name']:<14}{r['requests']:>9}{r['failed']:>8}{r['seconds'] or 0:>9}  {details}")
+    print(
+        f"failed requests (balance..auto-rollback): {failed}; writes: {report['writes']}; "
+        f"lost writes: {len(lost)}; total {report['total_seconds']} s; report: {REPORT}",
+        flush=True,
+    )
+    return report

@@ -1,0 +1,717 @@
+#!/usr/bin/env python3
+"""The swarm lab: the tutorial's three-node Docker Swarm on one machine.
+
+    python tests/lab.py up       # build (cached) and start everything
+    python tests/lab.py status   # nodes, services, addresses, URLs
+    python tests/lab.py down     # remove everything `up` created
+
+`up` creates, all named with the prefix ``dws-lab``:
+
+- a bridge network ``dws-lab``;
+- ``dws-lab-tcr``: a private registry (Debian's docker-registry), known to the
+  nodes as ``tcr:5000`` like the tutorial's registry host;
+- ``dws-lab-cloud01`` (manager), ``dws-lab-cloud02`` and ``dws-lab-cloud03``
+  (workers): Docker-in-Docker nodes with host names cloud01..03, in one swarm.
+  cloud01's engine also listens on ``tcp://<its address>:2375`` (reachable only
+  on the lab bridge) so that ``DOCKER_HOST=tcp://<address>:2375`` runs docker,
+  ``docker stack deploy`` and ``build.py`` against the manager;
+- a front load balancer: Debian's nginx as a host process listening on a
+  loopback port, over port 80 of the three nodes, with passive health checks
+  and retry to the next node (what a host-mode swarm needs in front of it);
+- in cloud01's engine, the stand-in base images of tests/standins.py, so that
+  build.py can build there (skip with ``--no-bases`` or DWS_OFFICIAL_BASES=1).
+
+The node and registry images are built from Debian packages with mmdebstrap
+(no image can be pulled on these machines) and cached by a tag derived from
+their recipe. The lab's addresses live in ``build/lab/state.json``; the e2e
+tests use the same code through :func:`up`, :func:`down` and :class:`Lab`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RECIPES = Path(__file__).resolve().parent / "lab"
+STATE_DIR = REPO / "build" / "lab"
+STATE_FILE = STATE_DIR / "state.json"
+
+PREFIX = "dws-lab"
+NETWORK = PREFIX
+LABEL = "dws-lab"  # on every container and image the lab creates; `down` looks for it
+REGISTRY_CONTAINER = f"{PREFIX}-tcr"
+REGISTRY = "tcr:5000"
+NODES = ("cloud01", "cloud02", "cloud03")
+MANAGER = NODES[0]
+MANAGER_PORT = 2375
+DEFAULT_LB_PORT = 8080
+
+# The nodes' own docker0 and local networks must not overlap the outer lab
+# bridge (from the host engine's pools: 172.17-31/16, then 192.168.x/20), or
+# their routing breaks; _create_network checks it.
+INNER_BIP = "192.168.250.1/24"
+INNER_POOL = "base=192.168.252.0/22,size=24"
+
+NODE_RECIPE = {
+    "packages": ["docker.io", "iptables", "ca-certificates", "iproute2", "procps", "curl"],
+    "changes": [f"LABEL {LABEL}=node", "ENV container=docker", "VOLUME /var/lib/docker"],
+    "uploads": [],
+}
+REGISTRY_RECIPE = {
+    "packages": ["docker-registry", "ca-certificates"],
+    "changes": [
+        f"LABEL {LABEL}=registry",
+        "EXPOSE 5000",
+        "VOLUME /var/lib/docker-registry",
+        'CMD ["docker-registry", "serve", "/etc/docker/registry/lab.yml"]',
+    ],
+    "uploads": [(RECIPES / "registry.yml", "/etc/docker/registry/lab.yml")],
+}
+
+
+class LabError(Exception):
+    """A lab operation failed; the message is one line meant for the user."""
+
+
+def log(message: str) -> None:
+    """Print one progress line (flushed, so it shows under pytest -s and in CI)."""
+    print(f"lab: {message}", flush=True)
+
+
+def docker(
+    *args: str,
+    host: str | None = None,
+    check: bool = True,
+    timeout: float = 300,
+    input: bytes | None = None,
+) -> str:
+    """Run the docker CLI (against ``host`` if given) and return its stdout.
+
+    The CLI rather than the SDK: `--security-opt systempaths=unconfined`, which
+    the nodes need, is implemented by the CLI, not by the engine API.
+    """
+    env = dict(os.environ)
+    env.pop("DOCKER_CONTEXT", None)
+    if host:
+        env["DOCKER_HOST"] = host
+    else:
+        env.pop("DOCKER_HOST", None)
+    try:
+        proc = subprocess.run(
+            ["docker", *args],
+            capture_output=True,
+            env=env,
+            timeout=timeout,
+            input=input,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise LabError("the docker CLI is not installed (run ./tests/setup.sh)") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise LabError(f"`docker {' '.join(args[:3])}` did not finish in {timeout:.0f} s") from exc
+    if check and proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise LabError(
+            f"`docker {' '.join(args[:3])}` failed: {err[-1] if err else proc.returncode}"
+        )
+    return proc.stdout.decode(errors="replace")
+
+
+def inspect(kind: str, name: str) -> dict | None:
+    """`docker <kind> inspect` as a dict, or None if it does not exist."""
+    out = docker(kind, "inspect", name, check=False)
+    data = json.loads(out or "[]")
+    return data[0] if data else None
+
+
+# ---------------------------------------------------------------- images
+
+
+def recipe_tag(name: str, recipe: dict) -> str:
+    """The image tag for a recipe: changes to packages, options or files rebuild."""
+    h = hashlib.sha256()
+    h.update(json.dumps({k: v for k, v in recipe.items() if k != "uploads"}).encode())
+    for src, dst in recipe["uploads"]:
+        h.update(dst.encode())
+        h.update(Path(src).read_bytes())
+    return f"{PREFIX}/{name}:bookworm-{h.hexdigest()[:12]}"
+
+
+def ensure_images() -> dict[str, str]:
+    """Build the node and registry images unless their tags exist; return the tags.
+
+    The two mmdebstrap runs go in parallel (about 30 s each, mostly downloads).
+    """
+    wanted = {"node": NODE_RECIPE, "registry": REGISTRY_RECIPE}
+    tags = {name: recipe_tag(name, recipe) for name, recipe in wanted.items()}
+    missing = [name for name, tag in tags.items() if inspect("image", tag) is None]
+    if not missing:
+        return tags
+    if shutil.which("mmdebstrap") is None:
+        raise LabError("mmdebstrap is not installed (run ./tests/setup.sh)")
+    with tempfile.TemporaryDirectory(prefix="dws-lab-") as tmp:
+        procs = {}
+        for name in missing:
+            recipe = wanted[name]
+            tarball = Path(tmp) / f"{name}.tar"
+            cmd = [
+                "mmdebstrap",
+                "--quiet",
+                "--variant=minbase",
+                "--include=" + ",".join(recipe["packages"]),
+            ]
+            cmd += [f"--customize-hook=upload {src} {dst}" for src, dst in recipe["uploads"]]
+            cmd += ["bookworm", str(tarball)]
+            log(f"building image {tags[name]} with mmdebstrap ({', '.join(recipe['packages'])})")
+            procs[name] = (
+                subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT),
+                tarball,
+            )
+        for name, (proc, tarball) in procs.items():
+            out, _ = proc.communicate(timeout=900)
+            if proc.returncode != 0:
+                tail = out.decode(errors="replace").strip().splitlines()[-3:]
+                raise LabError(f"mmdebstrap for the {name} image failed: {' | '.join(tail)}")
+            args = ["import"]
+            for change in wanted[name]["changes"]:
+                args += ["--change", change]
+            docker(*args, str(tarball), tags[name], timeout=600)
+            log(f"imported {tags[name]}")
+    return tags
+
+
+# ---------------------------------------------------------------- state
+
+
+@dataclass
+class Lab:
+    """A running lab, as recorded in build/lab/state.json."""
+
+    nodes: dict[str, str]  # host name -> address on the lab bridge
+    registry_ip: str
+    lb_port: int
+    lb_pid: int
+    bases: dict[str, str] = field(default_factory=dict)  # stand-in base images in cloud01
+
+    @property
+    def build_command(self) -> str:
+        """The build.py command line for this lab (stand-in bases if loaded)."""
+        args = "".join(f" --base-image {name}={tag}" for name, tag in self.bases.items())
+        return f"python build.py --push --registry {REGISTRY}{args}"
+
+    @property
+    def manager_host(self) -> str:
+        """DOCKER_HOST value for the manager's engine."""
+        return f"tcp://{self.nodes[MANAGER]}:{MANAGER_PORT}"
+
+    @property
+    def lb_url(self) -> str:
+        """Base URL of the front load balancer on loopback."""
+        return f"http://127.0.0.1:{self.lb_port}"
+
+    @classmethod
+    def load(cls) -> Lab:
+        """Read the state file written by `up`; LabError if the lab is not up."""
+        try:
+            data = json.loads(STATE_FILE.read_text())
+        except FileNotFoundError as exc:
+            raise LabError("the lab is not up (run: python tests/lab.py up)") from exc
+        return cls(**data)
+
+    def save(self) -> None:
+        """Write the state file."""
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        STATE_FILE.write_text(json.dumps(self.__dict__, indent=2) + "\n")
+
+    def docker(self, *args: str, **kwargs) -> str:
+        """Run the docker CLI against the manager (cloud01)."""
+        return docker(*args, host=self.manager_host, **kwargs)
+
+    def node_docker(self, node: str, *args: str, **kwargs) -> str:
+        """Run the docker CLI inside a node, against that node's own engine."""
+        return docker("exec", f"{PREFIX}-{node}", "docker", *args, **kwargs)
+
+    def load_image(self, tag: str, target: str | None = None) -> None:
+        """Copy an image from the host engine into the manager's engine.
+
+        `docker save | docker load` streamed through a pipe, so a stand-in
+        base image built on the host can be used by build.py on cloud01.
+        ``target`` re-tags it there (the host tag is kept otherwise).
+        """
+        env = dict(os.environ, DOCKER_HOST=self.manager_host)
+        save = subprocess.Popen(["docker", "save", tag], stdout=subprocess.PIPE)
+        try:
+            load = subprocess.run(
+                ["docker", "load", "--quiet"],
+                stdin=save.stdout,
+                env=env,
+                capture_output=True,
+                timeout=600,
+                check=False,
+            )
+        finally:
+            save.stdout.close()
+            save_rc = save.wait(timeout=600)
+        if save_rc != 0 or load.returncode != 0:
+            raise LabError(
+                f"could not copy image {tag} to {MANAGER}: "
+                f"{load.stderr.decode(errors='replace').strip()}"
+            )
+        if target and target != tag:
+            self.docker("tag", tag, target)
+
+
+# ---------------------------------------------------------------- up
+
+
+def _wait(what: str, probe, timeout: float, interval: float = 0.5):
+    """Call ``probe`` until it returns a truthy value; LabError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = probe()
+            if result:
+                return result
+        except LabError as exc:
+            last = exc
+        time.sleep(interval)
+    raise LabError(
+        f"timed out after {timeout:.0f} s waiting for {what}"
+        + (f" (last error: {last})" if last else "")
+    )
+
+
+def _create_network() -> None:
+    """Create the lab bridge on a subnet that the nodes do not use inside.
+
+    The engine hands out subnets from its pools in turn (172.17-31/16, then
+    192.168.x/20), so after many up/down cycles it can offer one overlapping
+    the nodes' own bridge or pool; creating again moves on to the next one.
+    """
+    inner = [
+        ipaddress.ip_network(INNER_BIP, strict=False),
+        ipaddress.ip_network(INNER_POOL.split(",")[0].removeprefix("base=")),
+        ipaddress.ip_network("10.0.0.0/8"),  # Swarm's default pool for overlay networks
+    ]
+    for _attempt in range(4):
+        docker("network", "create", "--driver", "bridge", "--label", f"{LABEL}=network", NETWORK)
+        configs = (inspect("network", NETWORK) or {}).get("IPAM", {}).get("Config") or []
+        subnets = [ipaddress.ip_network(c["Subnet"]) for c in configs if c.get("Subnet")]
+        if not any(sub.overlaps(net) for sub in subnets for net in inner):
+            return
+        docker("network", "rm", NETWORK)
+    raise LabError(
+        f"the engine keeps giving network {NETWORK} a subnet that overlaps "
+        f"{', '.join(map(str, inner))}, used inside the nodes"
+    )
+
+
+def _container_ip(name: str) -> str:
+    info = inspect("container", name)
+    if not info:
+        raise LabError(f"container {name} vanished")
+    return info["NetworkSettings"]["Networks"][NETWORK]["IPAddress"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _start_node(node: str, image: str) -> None:
+    dockerd = [
+        "dockerd",
+        "--host",
+        "unix:///var/run/docker.sock",
+        "--insecure-registry",
+        REGISTRY,
+        "--bip",
+        INNER_BIP,
+        "--default-address-pool",
+        INNER_POOL,
+    ]
+    if node == MANAGER:
+        # Plain TCP without TLS is acceptable only because the lab bridge is
+        # private to this machine; it lets the host's CLI and build.py drive
+        # the manager exactly as a user on cloud01 would.
+        dockerd += ["--host", f"tcp://0.0.0.0:{MANAGER_PORT}"]
+    docker(
+        "run",
+        "-d",
+        "--name",
+        f"{PREFIX}-{node}",
+        "--hostname",
+        node,
+        "--label",
+        f"{LABEL}=node",
+        "--network",
+        NETWORK,
+        # The recipe from ENVIRONMENT.md: --privileged fails on these
+        # machines (one capability is missing), this set works.
+        "--cap-add",
+        "ALL",
+        "--cap-drop",
+        "SYS_RESOURCE",
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "apparmor=unconfined",
+        "--security-opt",
+        "systempaths=unconfined",
+        "--cgroupns",
+        "host",
+        "-v",
+        "/sys/fs/cgroup:/sys/fs/cgroup",
+        # An anonymous volume: overlay2 cannot stack on the node's own overlay root.
+        "-v",
+        "/var/lib/docker",
+        image,
+        *dockerd,
+    )
+
+
+def _write_lb_config(lab_nodes: dict[str, str], port: int) -> Path:
+    lb_dir = STATE_DIR / "lb"
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (lb_dir / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+    servers = "\n".join(
+        f"        server {ip}:80 max_fails=1 fail_timeout=2s;  # {node}"
+        for node, ip in lab_nodes.items()
+    )
+    text = (RECIPES / "front-lb.conf").read_text()
+    text = (
+        text.replace("@STATE@", str(lb_dir))
+        .replace("@LISTEN@", f"127.0.0.1:{port}")
+        .replace("@SERVERS@", servers)
+    )
+    conf = lb_dir / "nginx.conf"
+    conf.write_text(text)
+    return conf
+
+
+def _start_lb(lab_nodes: dict[str, str], port: int) -> int:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise LabError("nginx is not installed (run ./tests/setup.sh)")
+    conf = _write_lb_config(lab_nodes, port)
+    lb_dir = conf.parent
+    proc = subprocess.run(
+        [nginx, "-p", str(lb_dir), "-c", str(conf), "-e", str(lb_dir / "error.log")],
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise LabError(
+            f"the front load balancer did not start: "
+            f"{proc.stderr.decode(errors='replace').strip().splitlines()[-1:]}"
+        )
+    pid = int(
+        _wait(
+            "the front load balancer's pid file",
+            lambda: (lb_dir / "nginx.pid").exists() and (lb_dir / "nginx.pid").read_text().strip(),
+            10,
+        )
+    )
+    return pid
+
+
+def load_bases(lab: Lab) -> dict[str, str]:
+    """Put the stand-in base images (tests/standins.py) into the manager's engine.
+
+    No registry can be pulled from on these machines, so build.py on cloud01
+    needs the python, nginx and mysql stand-ins there: built (cached) on the
+    host's engine, then copied. Returns {name: tag} for build.py --base-image.
+    """
+    import standins  # tests/standins.py; needs the docker SDK (the project venv)
+
+    started = time.monotonic()
+    try:
+        tags = standins.ensure_all()
+    except Exception as exc:  # noqa: BLE001 - any failure becomes one line
+        raise LabError(f"could not build the stand-in base images: {exc}") from exc
+    for tag in tags.values():
+        lab.load_image(tag)
+    log(
+        f"stand-in bases in {MANAGER}: {', '.join(tags.values())} "
+        f"({time.monotonic() - started:.0f} s)"
+    )
+    return tags
+
+
+def up(lb_port: int = DEFAULT_LB_PORT, bases: bool = True) -> Lab:
+    """Create the whole lab and return it; LabError (after cleaning up) on failure.
+
+    With ``bases`` (and unless DWS_OFFICIAL_BASES=1) the stand-in base images
+    are copied into cloud01 so that build.py can build there.
+    """
+    if STATE_FILE.exists() or inspect("container", f"{PREFIX}-{MANAGER}"):
+        raise LabError("a lab is already up (python tests/lab.py status | down)")
+    if docker("info", "--format", "{{.ServerVersion}}", check=False).strip() == "":
+        raise LabError("the Docker engine is not reachable (run ./tests/setup.sh)")
+    if inspect("network", NETWORK) or docker("ps", "-aq", "--filter", f"label={LABEL}").strip():
+        log("removing the leftovers of an interrupted lab")
+        down(quiet=True)
+    if lb_port == 0:
+        lb_port = _free_port()
+    elif _port_in_use(lb_port):
+        raise LabError(f"port {lb_port} on 127.0.0.1 is in use; pass --port N (0: any)")
+    started = time.monotonic()
+    tags = ensure_images()
+    try:
+        _create_network()
+        docker(
+            "run",
+            "-d",
+            "--name",
+            REGISTRY_CONTAINER,
+            "--hostname",
+            "tcr",
+            "--label",
+            f"{LABEL}=registry",
+            "--network",
+            NETWORK,
+            "--network-alias",
+            "tcr",
+            tags["registry"],
+        )
+        for node in NODES:
+            _start_node(node, tags["node"])
+        for node in NODES:
+            _wait(
+                f"the engine in {node}",
+                lambda n=node: docker(
+                    "exec",
+                    f"{PREFIX}-{n}",
+                    "docker",
+                    "info",
+                    "--format",
+                    "{{.ServerVersion}}",
+                    check=False,
+                ).strip(),
+                90,
+            )
+        nodes = {node: _container_ip(f"{PREFIX}-{node}") for node in NODES}
+        registry_ip = _container_ip(REGISTRY_CONTAINER)
+        log(f"nodes up: {', '.join(f'{n} {ip}' for n, ip in nodes.items())}")
+        lab = Lab(nodes=nodes, registry_ip=registry_ip, lb_port=lb_port, lb_pid=0)
+        lab.node_docker(MANAGER, "swarm", "init", "--advertise-addr", nodes[MANAGER])
+        token = lab.node_docker(MANAGER, "swarm", "join-token", "-q", "worker").strip()
+        for node in NODES[1:]:
+            lab.node_docker(node, "swarm", "join", "--token", token, f"{nodes[MANAGER]}:2377")
+        _wait(
+            "three Ready nodes",
+            lambda: (
+                lab.docker("node", "ls", "--format", "{{.Status}}").split().count("Ready")
+                == len(NODES)
+            ),
+            60,
+        )
+        _wait("the registry", lambda: _http_ok(f"http://{registry_ip}:5000/v2/"), 30)
+        _wait(
+            "the manager's TCP endpoint",
+            lambda: docker(
+                "version", "--format", "{{.Server.Version}}", host=lab.manager_host, check=False
+            ).strip(),
+            60,
+        )
+        lab.lb_pid = _start_lb(nodes, lb_port)
+        lab.save()
+        if bases and os.environ.get("DWS_OFFICIAL_BASES") != "1":
+            lab.bases = load_bases(lab)
+            lab.save()
+    except BaseException:
+        log("up failed; removing what was created")
+        with contextlib.suppress(Exception):
+            down(quiet=True)
+        raise
+    log(f"up in {time.monotonic() - started:.0f} s")
+    return lab
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------- down
+
+
+def _stop_lb() -> bool:
+    pid_file = STATE_DIR / "lb" / "nginx.pid"
+    conf = str(STATE_DIR / "lb" / "nginx.conf")
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except FileNotFoundError:
+        return False
+    if conf not in cmdline:  # a recycled pid: not ours
+        return False
+    os.kill(pid, signal.SIGQUIT)  # graceful: let in-flight requests finish
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if Path(f"/proc/{pid}").exists():
+        os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def _remove_container(name: str) -> str | None:
+    """Remove one lab container and its anonymous volumes; return its name if it existed."""
+    info = inspect("container", name)
+    if not info:
+        return None
+    if info["Config"]["Labels"].get(LABEL) == "node" and info["State"]["Running"]:
+        # Remove the node's own containers first, through its engine, so their
+        # cgroups (shared with the host: --cgroupns host) are cleaned up
+        # instead of being left behind by a SIGKILL of the whole node.
+        docker(
+            "exec", name, "sh", "-c", "docker ps -aq | xargs -r docker rm -f",
+            check=False, timeout=120,
+        )  # fmt: skip
+    docker("rm", "-f", "-v", name, check=False, timeout=300)
+    return name
+
+
+def down(quiet: bool = False, images: bool = False) -> None:
+    """Remove everything `up` created: load balancer, containers, volumes, network, state.
+
+    Only things carrying the lab's label and name prefix are touched.
+    """
+    started = time.monotonic()
+    removed = []
+    if _stop_lb():
+        removed.append("front load balancer")
+    ids = docker("ps", "-aq", "--filter", f"label={LABEL}", check=False).split()
+    names = []
+    for cid in ids:
+        info = inspect("container", cid)
+        if info and info["Name"].lstrip("/").startswith(PREFIX):
+            names.append(info["Name"].lstrip("/"))
+    # In parallel: each node's volume holds its images, and deleting them is
+    # most of the time `down` takes.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        removed += [name for name in pool.map(_remove_container, names) if name]
+    if inspect("network", NETWORK):
+        docker("network", "rm", NETWORK, check=False)
+        removed.append(f"network {NETWORK}")
+    if images:
+        for tag in docker(
+            "images",
+            "--filter",
+            f"label={LABEL}",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            check=False,
+        ).split():
+            if tag.startswith(f"{PREFIX}/"):
+                docker("rmi", tag, check=False)
+                removed.append(tag)
+    shutil.rmtree(STATE_DIR, ignore_errors=True)
+    if not quiet:
+        what = ", ".join(removed) if removed else "nothing was up"
+        log(f"down in {time.monotonic() - started:.0f} s ({what})")
+
+
+# ---------------------------------------------------------------- status
+
+
+def status() -> None:
+    """Print the nodes, services, addresses, registry and front load balancer URL."""
+    lab = Lab.load()
+    print(f"manager engine : DOCKER_HOST={lab.manager_host}")
+    for node, ip in lab.nodes.items():
+        role = "manager" if node == MANAGER else "worker"
+        print(f"{node:<15}: {ip:<15} {role}, http://{ip}:80/")
+    catalog = "unreachable"
+    try:
+        with urllib.request.urlopen(f"http://{lab.registry_ip}:5000/v2/_catalog", timeout=3) as r:
+            catalog = ", ".join(json.load(r).get("repositories", [])) or "empty"
+    except OSError:
+        pass
+    print(f"registry       : {REGISTRY} ({lab.registry_ip}:5000): {catalog}")
+    print(f"front LB       : {lab.lb_url}/  (pid {lab.lb_pid})")
+    print(f"build & push   : DOCKER_HOST={lab.manager_host} {lab.build_command}")
+    print()
+    print(lab.docker("node", "ls", check=False).rstrip())
+    print()
+    print(lab.docker("service", "ls", check=False).rstrip() or "(no services)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry: up, down or status."""
+    parser = argparse.ArgumentParser(
+        prog="python tests/lab.py",
+        description="A three-node Docker Swarm lab (cloud01 manager, cloud02/cloud03 "
+        "workers), a registry tcr:5000 and a front load balancer on loopback.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="build the images (cached) and start the lab")
+    p_up.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_LB_PORT,
+        help=f"loopback port of the front load balancer (default "
+        f"{DEFAULT_LB_PORT}; 0 picks a free one)",
+    )
+    p_up.add_argument(
+        "--no-bases",
+        action="store_true",
+        help="do not copy the stand-in base images into cloud01 (set DWS_OFFICIAL_BASES=1 "
+        "where the official python/nginx/mysql images can be pulled)",
+    )
+    p_down = sub.add_parser("down", help="remove everything the lab created")
+    p_down.add_argument(
+        "--images",
+        action="store_true",
+        help="also remove the cached dws-lab/* node and registry images",
+    )
+    sub.add_parser("status", help="print nodes, services, addresses and URLs")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            up(lb_port=args.port, bases=not args.no_bases)
+            status()
+        elif args.command == "down":
+            down(images=args.images)
+        else:
+            status()
+    except LabError as exc:
+        print(f"lab: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lab: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
