@@ -54,8 +54,6 @@ graceful_timeout = _env_int("GRACEFUL_TIMEOUT", 25)
 keepalive = 5
 # The heartbeat file lives in memory: works with a read-only root filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
-max_requests = 10000
-max_requests_jitter = 1000
 
 # Seconds to keep serving after SIGTERM before closing the listening socket.
 # Swarm drops a stopping task from its DNS before signalling it, but nginx may
