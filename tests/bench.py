@@ -99,31 +99,21 @@ class App(Gunicorn):
 
     app: str | None = None
     config: str = PRODUCTION_CONFIG
+    workers: int | None = None  # production's default unless --workers
     pythonpath: tuple[str, ...] = ()
 
-    def start(self, wait_ready: bool = True) -> None:
-        """Start gunicorn and wait until it answers /healthz."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_"))}
-        env.update(self.env, PORT=str(self.port))
+    def command(self) -> list[str]:
+        """gunicorn with `config`, and the app spec when not bootservice."""
+        command = [str(Path(sys.executable).with_name("gunicorn")), "--config", self.config]
+        return command + [self.app] if self.app else command
+
+    def environment(self) -> dict[str, str]:
+        """The test environment, with the comparison apps importable."""
+        env = super().environment()
         env["PYTHONPATH"] = os.pathsep.join(
             [str(BENCH), *self.pythonpath, *filter(None, [env.get("PYTHONPATH")])]
         )
-        command = [str(Path(sys.executable).with_name("gunicorn")), "--config", self.config]
-        if self.app:
-            command.append(self.app)
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        # Own session: a Ctrl-C in the terminal reaches only this script,
-        # which then stops the servers in order.
-        self.proc = subprocess.Popen(
-            command,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-            start_new_session=True,
-        )
-        if wait_ready:
-            wait_for(f"{self.url}/healthz", f"gunicorn {self.app or 'bootservice'}", self.proc)
+        return env
 
     def worker_pids(self) -> list[int]:
         """The pids of this master's worker processes."""

@@ -211,24 +211,34 @@ class Gunicorn:
     env: dict[str, str]
     log_path: Path
     port: int = field(default_factory=free_port)
+    workers: int | None = 2  # WEB_CONCURRENCY; None: the config's default
     proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, wait_ready: bool = True) -> None:
-        """Run the production command and wait for /healthz."""
+    def command(self) -> list[str]:
+        """The production command, as the image runs it."""
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        return [gunicorn, "--config", "python:bootservice.gunicorn_conf"]
+
+    def environment(self) -> dict[str, str]:
+        """This machine's environment less its DB_* settings, plus ours."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_"))}
-        env.update({"PORT": str(self.port), "WEB_CONCURRENCY": "2"}, **self.env)
+        if self.workers is not None:
+            env["WEB_CONCURRENCY"] = str(self.workers)
+        env.update(self.env, PORT=str(self.port))
+        return env
+
+    def start(self, wait_ready: bool = True) -> None:
+        """Run the command and wait for /healthz."""
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        # Own session: a Ctrl-C in a terminal reaches only the test or bench
+        # process, which then stops its servers in order.
         self.proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("gunicorn")),
-                "--config",
-                "python:bootservice.gunicorn_conf",
-            ],
-            env=env,
+            self.command(),
+            env=self.environment(),
             stdout=self.log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
