@@ -33,7 +33,7 @@ def list_json(res: Resource) -> dict[str, Any]:
     page, rows = page_params()
     filters = res.parse_filters(request.args)
     if res.cached and not filters:
-        snap = db.read_cache().countries(db.session)
+        snap = db.read_cache().table(res, db.session)
         if snap is not None:
             start = (page - 1) * rows
             return page_info(len(snap.rows), page, rows, snap.rows[start : start + rows])
@@ -43,11 +43,11 @@ def list_json(res: Resource) -> dict[str, Any]:
 def read_json(res: Resource, raw_id: str) -> dict[str, Any]:
     """The resource with this id as JSON, or 404."""
     if res.cached:
-        snap = db.read_cache().countries(db.session)
+        snap = db.read_cache().table(res, db.session)
         if snap is not None:
             found = snap.by_id.get(parse_id(raw_id, res.id_max))
             if found is None:
-                raise ApiError(404, "not found", f"no {res.singular} with id {raw_id}")
+                raise _not_found(res, raw_id)
             return found
     return res.to_json(get_row(res, raw_id))
 
@@ -56,8 +56,12 @@ def get_row(res: Resource, raw_id: str) -> Any:
     """The row with this id, or 404."""
     row = db.session().get(res.model, parse_id(raw_id, res.id_max))
     if row is None:
-        raise ApiError(404, "not found", f"no {res.singular} with id {raw_id}")
+        raise _not_found(res, raw_id)
     return row
+
+
+def _not_found(res: Resource, raw_id: str) -> ApiError:
+    return ApiError(404, "not found", f"no {res.singular} with id {raw_id}")
 
 
 def _register(res: Resource) -> None:

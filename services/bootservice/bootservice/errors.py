@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -58,22 +58,17 @@ def error_response(status: int, error: str, detail: Any = None) -> Response:
 
 def _database_unavailable(exc: Exception) -> Response:
     db.close_session()
-    reason = (
-        "timed out waiting for a database connection"
-        if isinstance(exc, PoolTimeout)
-        else ("the database did not answer")
-    )
+    if isinstance(exc, PoolTimeout):
+        reason = "timed out waiting for a database connection"
+    else:
+        reason = "the database did not answer"
     return error_response(503, "database unavailable", reason)
 
 
 def _is_connection_failure(exc: DBAPIError) -> bool:
     # OperationalError covers refused connections, timeouts and lost
     # connections; InterfaceError is what PyMySQL raises on a closed socket.
-    return (
-        isinstance(exc, OperationalError)
-        or exc.connection_invalidated
-        or (type(exc.orig).__name__ == "InterfaceError")
-    )
+    return isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated
 
 
 def register(app: Flask) -> None:
