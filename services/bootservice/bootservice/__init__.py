@@ -18,16 +18,15 @@ from .validation import check_query_encoding
 
 __all__ = ["create_app", "Config", "load_config"]
 
-TITLES = {"1": "国家(地区)列表"}
+BASE_TITLE = "国家(地区)列表"
 
 
 def page_title(config: Config) -> str:
     """The list page's title: 1.x shows the original title, later versions
     append the version, as the tutorial's 2.0 image did."""
-    base = TITLES["1"]
     if config.major_version == "1":
-        return base
-    return f"{base}-{config.app_version}版本"
+        return BASE_TITLE
+    return f"{BASE_TITLE}-{config.app_version}版本"
 
 
 def create_app(config: Config | None = None, **overrides: Any) -> Flask:

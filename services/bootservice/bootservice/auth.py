@@ -22,7 +22,6 @@ from flask import (
     Response,
     abort,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -122,7 +121,6 @@ def login_required(view: Any) -> Any:
         if not session.get("username"):
             flash("请先登录 (please log in first)", "error")
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        g.username = session["username"]
         return view(*args, **kwargs)
 
     return wrapped
@@ -137,10 +135,13 @@ def _safe_next(target: str | None) -> str:
     return url_for("pages.countries")
 
 
-@bp.before_request
-def _csrf_on_post() -> None:
+def csrf_on_post() -> None:
+    """Before-request hook of the form blueprints: every POST carries the token."""
     if request.method == "POST":
         check_csrf()
+
+
+bp.before_request(csrf_on_post)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -28,13 +28,7 @@ def make_engine(config: Config) -> Engine:
     if config.embedded:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": config.db_read_timeout})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001 - DBAPI types
-            dbapi_conn.execute("PRAGMA foreign_keys=ON")
-
-        return engine
+        return create_engine(url, connect_args={"timeout": config.db_read_timeout})
     return create_engine(
         url,
         pool_pre_ping=True,

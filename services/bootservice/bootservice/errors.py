@@ -43,13 +43,14 @@ def wants_html() -> bool:
 
 def error_response(status: int, error: str, detail: Any = None) -> Response:
     """Render one error as JSON or as the error page, with its status."""
-    if wants_html():
+    html = wants_html()
+    if html:
         body = render_template("error.html", status=status, error=error, detail=detail)
         resp = Response(body, status=status, mimetype="text/html")
     else:
         resp = jsonify({"error": error, "detail": detail})
         resp.status_code = status
-    if status == 401 and not wants_html():
+    if status == 401 and not html:
         resp.headers["WWW-Authenticate"] = 'Basic realm="citydb", charset="UTF-8"'
     if status == 503:
         resp.headers["Retry-After"] = "5"

@@ -12,17 +12,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from . import db
 from .api import get_row, list_json
-from .auth import check_csrf, login_required
+from .auth import csrf_on_post, login_required
 from .errors import ApiError
 from .resources import COUNTRIES
 
 bp = Blueprint("pages", __name__)
 
 
-@bp.before_request
-def _csrf_on_post() -> None:
-    if request.method == "POST":
-        check_csrf()
+bp.before_request(csrf_on_post)
 
 
 @bp.get("/")
