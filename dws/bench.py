@@ -49,8 +49,8 @@ from statistics import median
 
 import requests
 
-from dws.harness import Gunicorn, MariaDB
-from dws.util import DEMO_USER, RECIPES, REPO, free_port
+from dws.harness import Gunicorn, MariaDB, Nginx
+from dws.util import DEMO_USER, RECIPES, REPO, free_port, wait_until
 
 BENCH = RECIPES / "bench"
 NGINX_SRC = REPO / "services" / "nginx"
@@ -119,18 +119,14 @@ class App(Gunicorn):
 
 def wait_for(url: str, what: str, proc: subprocess.Popen, timeout: float = 30) -> None:
     """Poll `url` until it answers 200; fail early if `proc` exits."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with status {proc.returncode}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not answer {url} within {timeout:.0f}s")
-        time.sleep(0.1)
+    wait_until(
+        f"{what} to answer {url}",
+        lambda: requests.get(url, timeout=1).status_code == 200,
+        timeout,
+        0.1,
+        proc=proc,
+        error=RuntimeError,
+    )
 
 
 def children(pid: int) -> list[int]:
@@ -258,42 +254,6 @@ def nginx_config(
         blocks.append(f"# --- {name} ---\n{server}")
     (conf_d / "default.conf").write_text("\n\n".join(blocks) + "\n")
     return prefix / "nginx.conf"
-
-
-@dataclass
-class Nginx:
-    """Debian's nginx running the adapted project config in the foreground."""
-
-    prefix: Path
-    conf: Path
-    proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        """Check the config, start nginx, wait until it answers."""
-        base = ["nginx", "-p", str(self.prefix), "-c", str(self.conf)]
-        check = subprocess.run([*base, "-t", "-q"], capture_output=True, text=True)
-        if check.returncode != 0:
-            raise RuntimeError(f"nginx -t failed:\n{check.stderr}")
-        # The access log (the project's JSON lines on stdout) goes to a file:
-        # tests read it to see which instance answered.
-        with (
-            open(self.prefix / "access.log", "ab") as out,
-            open(self.prefix / "error.log", "ab") as err,
-        ):
-            self.proc = subprocess.Popen(
-                [*base, "-g", "daemon off;"], stdout=out, stderr=err, start_new_session=True
-            )
-
-    def stop(self) -> None:
-        """Graceful quit, then kill if it lingers."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.proc = None
 
 
 # --- the whole path -------------------------------------------------------------
@@ -773,10 +733,9 @@ def main(argv: list[str] | None = None) -> int:
         extra_env=dict(item.split("=", 1) for item in args.env),
     )
     report = run(args, settings)
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
     targets = report["targets"]
-    print(table(targets))
+    # The table first: whatever happens to the file, the figures are on screen.
+    print(table(targets), flush=True)
     mem = report["memory"]
     for name, sizes in mem["worker_rss_mb"].items():
         print(f"{name} workers RSS: max {max(sizes, default=0):.1f} MB ({len(sizes)} workers)")
@@ -785,6 +744,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         for goal, met in report["goals"].items():
             print(f"{'met    ' if met else 'NOT MET'} {goal}")
+    if args.json:
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as exc:
+            print(f"bench: error: cannot write {args.json}: {exc.strerror}", file=sys.stderr)
+            return 1
+        print(f"report: {args.json}")
     failed = [name for name, t in targets.items() if t["errors"] or not t["requests"]]
     if failed:
         print(f"bench: errors or no answers on: {', '.join(failed)}", file=sys.stderr)

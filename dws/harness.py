@@ -1,4 +1,4 @@
-"""Real servers for the test tiers and the benchmark: MariaDB and gunicorn.
+"""Real servers for the test tiers, the benchmark and the lab: MariaDB, gunicorn, nginx.
 
 Each runs as a child process on loopback, in a throwaway directory, and is
 stopped by the caller (fixtures do it in a finally).
@@ -6,13 +6,13 @@ stopped by the caller (fixtures do it in a finally).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,24 +20,13 @@ import pymysql
 import requests
 
 from bootservice.seed import insert_statements
-from dws.util import REPO, SEED_SQL, free_port
+from dws.util import REPO, SEED_SQL, free_port, wait_until
 
 APP_USER = "dws"
 
 
 def _wait(check, what: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except Exception:  # noqa: BLE001 - any failure means "not yet"
-            pass
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
-        time.sleep(0.1)
+    wait_until(what, check, timeout, 0.1, proc=proc, error=RuntimeError)
 
 
 @dataclass
@@ -268,3 +257,98 @@ class Gunicorn:
     def output(self) -> str:
         """What gunicorn wrote to stdout and stderr so far."""
         return self.log_path.read_text(errors="replace")
+
+
+def nginx_binary() -> str:
+    """Path of Debian's nginx; RuntimeError if it is not installed."""
+    path = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(path).exists():
+        raise RuntimeError("nginx is not installed (run ./tests/setup.sh)")
+    return path
+
+
+@dataclass
+class Nginx:
+    """Debian's nginx with its own prefix and config.
+
+    ``start`` runs it in the foreground as a child (the benchmark, tests);
+    ``start_detached`` lets it daemonize so it outlives this process (the
+    lab's front load balancer), and ``stop_detached`` ends it by its pid file.
+    """
+
+    prefix: Path
+    conf: Path
+    proc: subprocess.Popen | None = None
+
+    def _base(self) -> list[str]:
+        return [nginx_binary(), "-p", str(self.prefix), "-c", str(self.conf)]
+
+    def check(self) -> None:
+        """`nginx -t`; RuntimeError with its message if the config is refused."""
+        check = subprocess.run([*self._base(), "-t", "-q"], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise RuntimeError(f"nginx -t failed: {check.stderr.strip()}")
+
+    def start(self) -> None:
+        """Check the config and start nginx in the foreground."""
+        self.check()
+        # The access log (the project's JSON lines on stdout) goes to a file:
+        # tests read it to see which instance answered.
+        with (
+            open(self.prefix / "access.log", "ab") as out,
+            open(self.prefix / "error.log", "ab") as err,
+        ):
+            self.proc = subprocess.Popen(
+                [*self._base(), "-g", "daemon off;"],
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
+
+    def stop(self) -> None:
+        """Graceful quit, then kill if it lingers."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+    def start_detached(self, pid_file: Path) -> int:
+        """Start nginx as a daemon (the config names ``pid_file``); return its pid."""
+        self.check()
+        proc = subprocess.run(
+            [*self._base(), "-e", str(self.prefix / "error.log")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"nginx did not start: {proc.stderr.strip()}")
+        return int(
+            wait_until(
+                "nginx's pid file",
+                lambda: pid_file.exists() and pid_file.read_text().strip(),
+                10,
+                0.1,
+                error=RuntimeError,
+            )
+        )
+
+    def stop_detached(self, pid_file: Path) -> bool:
+        """Quit the daemon of ``pid_file`` if it runs this config; whether it did."""
+        try:
+            pid = int(pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except (FileNotFoundError, ValueError):
+            return False
+        if str(self.conf) not in cmdline:  # a recycled pid: not ours
+            return False
+        os.kill(pid, signal.SIGQUIT)  # graceful: let in-flight requests finish
+        with contextlib.suppress(TimeoutError):
+            wait_until("nginx to quit", lambda: not Path(f"/proc/{pid}").exists(), 10, 0.1)
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
+        return True

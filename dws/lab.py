@@ -4,6 +4,7 @@
     dws lab up       # build (cached) and start everything
     dws lab status   # nodes, services, addresses, URLs
     dws lab down     # remove everything `up` created
+    dws lab deploy   # the stack on it (dws.deploy)
 
 `up` creates, all named with the prefix ``dws-lab``:
 
@@ -29,17 +30,13 @@ tests use the same code through :func:`up`, :func:`down` and :class:`Lab`.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import ipaddress
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -47,8 +44,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-RECIPES = Path(__file__).resolve().parent / "recipes" / "lab"
+from dws import frontlb, util
+from dws.harness import Nginx
+
+REPO = util.REPO
+RECIPES = util.RECIPES / "lab"
 STATE_DIR = REPO / "build" / "lab"
 STATE_FILE = STATE_DIR / "state.json"
 
@@ -85,8 +85,28 @@ REGISTRY_RECIPE = {
 }
 
 
-class LabError(Exception):
+class LabError(util.DwsError):
     """A lab operation failed; the message is one line meant for the user."""
+
+    status = 4
+
+
+class LabNotUp(LabError):
+    """The command needs a lab that is up."""
+
+    status = 5
+
+
+class LabAlreadyUp(LabError):
+    """`up` on a lab that is up already."""
+
+    status = 6
+
+
+class PortInUse(LabError):
+    """The front load balancer's port is taken."""
+
+    status = 7
 
 
 def log(message: str) -> None:
@@ -94,43 +114,16 @@ def log(message: str) -> None:
     print(f"lab: {message}", flush=True)
 
 
-def docker(
-    *args: str,
-    host: str | None = None,
-    check: bool = True,
-    timeout: float = 300,
-    input: bytes | None = None,
-) -> str:
-    """Run the docker CLI (against ``host`` if given) and return its stdout.
+def docker(*args: str, host: str | None = None, **kwargs) -> str:
+    """The docker CLI against this machine's engine, or ``host`` (a node's engine).
 
-    The CLI rather than the SDK: `--security-opt systempaths=unconfined`, which
-    the nodes need, is implemented by the CLI, not by the engine API.
+    Never the engine DOCKER_HOST names: after `export DOCKER_HOST=<cloud01>` as
+    `status` suggests, `dws lab down` must still remove the lab from the host.
     """
-    env = dict(os.environ)
-    env.pop("DOCKER_CONTEXT", None)
-    if host:
-        env["DOCKER_HOST"] = host
-    else:
-        env.pop("DOCKER_HOST", None)
     try:
-        proc = subprocess.run(
-            ["docker", *args],
-            capture_output=True,
-            env=env,
-            timeout=timeout,
-            input=input,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise LabError("the docker CLI is not installed (run ./tests/setup.sh)") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise LabError(f"`docker {' '.join(args[:3])}` did not finish in {timeout:.0f} s") from exc
-    if check and proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise LabError(
-            f"`docker {' '.join(args[:3])}` failed: {err[-1] if err else proc.returncode}"
-        )
-    return proc.stdout.decode(errors="replace")
+        return util.docker(*args, host=host or "", **kwargs)
+    except util.DockerError as exc:
+        raise LabError(str(exc)) from exc
 
 
 def inspect(kind: str, name: str) -> dict | None:
@@ -231,7 +224,7 @@ class Lab:
         try:
             data = json.loads(STATE_FILE.read_text())
         except FileNotFoundError as exc:
-            raise LabError("the lab is not up (run: dws lab up)") from exc
+            raise LabNotUp("the lab is not up (run: dws lab up)") from exc
         return cls(**data)
 
     def save(self) -> None:
@@ -281,21 +274,8 @@ class Lab:
 
 
 def _wait(what: str, probe, timeout: float, interval: float = 0.5):
-    """Call ``probe`` until it returns a truthy value; LabError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            result = probe()
-            if result:
-                return result
-        except LabError as exc:
-            last = exc
-        time.sleep(interval)
-    raise LabError(
-        f"timed out after {timeout:.0f} s waiting for {what}"
-        + (f" (last error: {last})" if last else "")
-    )
+    """Poll ``probe`` until it returns a truthy value; LabError after ``timeout``."""
+    return util.wait_until(what, probe, timeout, interval, error=LabError)
 
 
 def _create_network() -> None:
@@ -328,17 +308,6 @@ def _container_ip(name: str) -> str:
     if not info:
         raise LabError(f"container {name} vanished")
     return info["NetworkSettings"]["Networks"][NETWORK]["IPAddress"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _port_in_use(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _start_node(node: str, image: str) -> None:
@@ -393,49 +362,26 @@ def _start_node(node: str, image: str) -> None:
     )
 
 
-def _write_lb_config(lab_nodes: dict[str, str], port: int) -> Path:
+def _lb() -> Nginx:
     lb_dir = STATE_DIR / "lb"
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (lb_dir / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-    servers = "\n".join(
-        f"        server {ip}:80 max_fails=1 fail_timeout=2s;  # {node}"
-        for node, ip in lab_nodes.items()
-    )
-    text = (RECIPES / "front-lb.conf").read_text()
-    text = (
-        text.replace("@STATE@", str(lb_dir))
-        .replace("@LISTEN@", f"127.0.0.1:{port}")
-        .replace("@SERVERS@", servers)
-    )
-    conf = lb_dir / "nginx.conf"
-    conf.write_text(text)
-    return conf
+    return Nginx(lb_dir, lb_dir / "nginx.conf")
 
 
 def _start_lb(lab_nodes: dict[str, str], port: int) -> int:
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
-        raise LabError("nginx is not installed (run ./tests/setup.sh)")
-    conf = _write_lb_config(lab_nodes, port)
-    lb_dir = conf.parent
-    proc = subprocess.run(
-        [nginx, "-p", str(lb_dir), "-c", str(conf), "-e", str(lb_dir / "error.log")],
-        capture_output=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise LabError(
-            f"the front load balancer did not start: "
-            f"{proc.stderr.decode(errors='replace').strip().splitlines()[-1:]}"
-        )
-    pid = int(
-        _wait(
-            "the front load balancer's pid file",
-            lambda: (lb_dir / "nginx.pid").exists() and (lb_dir / "nginx.pid").read_text().strip(),
-            10,
+    lb = _lb()
+    lb.conf.parent.mkdir(parents=True, exist_ok=True)
+    lb.conf.write_text(
+        frontlb.render(
+            [(node, f"{ip}:80") for node, ip in lab_nodes.items()],
+            listen=f"127.0.0.1:{port}",
+            state_dir=lb.prefix,
         )
     )
-    return pid
+    frontlb.make_state_dir(lb.prefix)
+    try:
+        return lb.start_detached(lb.prefix / "nginx.pid")
+    except RuntimeError as exc:
+        raise LabError(f"the front load balancer did not start: {exc}") from exc
 
 
 def load_bases(lab: Lab) -> dict[str, str]:
@@ -468,16 +414,16 @@ def up(lb_port: int = DEFAULT_LB_PORT, bases: bool = True) -> Lab:
     are copied into cloud01 so that build.py can build there.
     """
     if STATE_FILE.exists() or inspect("container", f"{PREFIX}-{MANAGER}"):
-        raise LabError("a lab is already up (dws lab status | down)")
+        raise LabAlreadyUp("a lab is already up (dws lab status | down)")
     if docker("info", "--format", "{{.ServerVersion}}", check=False).strip() == "":
-        raise LabError("the Docker engine is not reachable (run ./tests/setup.sh)")
+        raise util.DockerError("the Docker engine is not reachable (run ./tests/setup.sh)")
     if inspect("network", NETWORK) or docker("ps", "-aq", "--filter", f"label={LABEL}").strip():
         log("removing the leftovers of an interrupted lab")
         down(quiet=True)
     if lb_port == 0:
-        lb_port = _free_port()
-    elif _port_in_use(lb_port):
-        raise LabError(f"port {lb_port} on 127.0.0.1 is in use; pass --port N (0: any)")
+        lb_port = util.free_port()
+    elif util.port_in_use(lb_port):
+        raise PortInUse(f"port {lb_port} on 127.0.0.1 is in use; pass --port N (0: any)")
     started = time.monotonic()
     tags = ensure_images()
     try:
@@ -563,25 +509,8 @@ def _http_ok(url: str) -> bool:
 
 
 def _stop_lb() -> bool:
-    pid_file = STATE_DIR / "lb" / "nginx.pid"
-    conf = str(STATE_DIR / "lb" / "nginx.conf")
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except FileNotFoundError:
-        return False
-    if conf not in cmdline:  # a recycled pid: not ours
-        return False
-    os.kill(pid, signal.SIGQUIT)  # graceful: let in-flight requests finish
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if Path(f"/proc/{pid}").exists():
-        os.kill(pid, signal.SIGKILL)
-    return True
+    lb = _lb()
+    return lb.stop_detached(lb.prefix / "nginx.pid")
 
 
 def _remove_container(name: str) -> str | None:
@@ -664,54 +593,3 @@ def status() -> None:
     print(lab.docker("node", "ls", check=False).rstrip())
     print()
     print(lab.docker("service", "ls", check=False).rstrip() or "(no services)")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line entry: up, down or status."""
-    parser = argparse.ArgumentParser(
-        prog="dws lab",
-        description="A three-node Docker Swarm lab (cloud01 manager, cloud02/cloud03 "
-        "workers), a registry tcr:5000 and a front load balancer on loopback.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_up = sub.add_parser("up", help="build the images (cached) and start the lab")
-    p_up.add_argument(
-        "--port",
-        type=int,
-        default=DEFAULT_LB_PORT,
-        help=f"loopback port of the front load balancer (default "
-        f"{DEFAULT_LB_PORT}; 0 picks a free one)",
-    )
-    p_up.add_argument(
-        "--no-bases",
-        action="store_true",
-        help="do not copy the stand-in base images into cloud01 (set DWS_OFFICIAL_BASES=1 "
-        "where the official python/nginx/mysql images can be pulled)",
-    )
-    p_down = sub.add_parser("down", help="remove everything the lab created")
-    p_down.add_argument(
-        "--images",
-        action="store_true",
-        help="also remove the cached dws-lab/* node and registry images",
-    )
-    sub.add_parser("status", help="print nodes, services, addresses and URLs")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "up":
-            up(lb_port=args.port, bases=not args.no_bases)
-            status()
-        elif args.command == "down":
-            down(images=args.images)
-        else:
-            status()
-    except LabError as exc:
-        print(f"lab: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("lab: interrupted", file=sys.stderr)
-        return 130
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import requests
 
+from dws.util import wait_until
+
 REPORT = Path(__file__).resolve().parents[1] / "build" / "reports" / "replay.json"
 
 TITLE_RE = re.compile(r"<title>\s*([^<]*?)\s*</title>", re.S)
@@ -285,21 +287,7 @@ def wait_for(
     what: str, check: Callable[[], object], timeout: float, interval: float = 1.0
 ) -> object:
     """Poll ``check`` until it returns something truthy; AssertionError on timeout."""
-    deadline = time.monotonic() + timeout
-    last_exc: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except Exception as exc:  # noqa: BLE001 - kept for the message, polling goes on
-            last_exc = exc
-            result = None
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(
-        f"timed out after {timeout:.0f} s waiting for {what}"
-        + (f" (last error: {last_exc})" if last_exc else "")
-    )
+    return wait_until(what, check, timeout, interval, error=AssertionError)
 
 
 class Swarm:

@@ -11,13 +11,11 @@ tests start are named dws-test-* and removed at the end.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
 import pytest
-import requests
 from dockerlib import (
     NAMESPACE,
     OFFICIAL,
@@ -33,6 +31,7 @@ from dockerlib import (
 )
 
 from dws import standins
+from dws.util import wait_until
 
 
 @pytest.fixture(scope="session")
@@ -187,16 +186,6 @@ def wait_for() -> Callable:
     """Poll a function until it returns a truthy value (or fail after TIMEOUT s)."""
 
     def _wait(fn: Callable, timeout: float = 30, interval: float = 0.5, what: str = ""):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            try:
-                last = fn()
-                if last:
-                    return last
-            except (requests.RequestException, OSError) as exc:
-                last = exc
-            time.sleep(interval)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what or fn}: {last!r}")
+        return wait_until(what or str(fn), fn, timeout, interval, error=AssertionError)
 
     return _wait

@@ -6,7 +6,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,12 @@ import docker
 import docker.errors
 import requests
 
+from dws.util import free_port, wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 
 OFFICIAL = os.environ.get("DWS_OFFICIAL_BASES") == "1"
 NAMESPACE = "myhub"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --registry values used by this session's build.py runs: their tags are
@@ -86,14 +80,17 @@ def registry_process(workdir: Path, htpasswd: Path | None = None) -> Iterator[Re
         )
     reg = Registry(f"127.0.0.1:{port}", proc, log)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(requests.ConnectionError):
-                if reg.get("/v2/").status_code in (200, 401):
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"docker-registry did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
+        try:
+            wait_until(
+                "docker-registry",
+                lambda: reg.get("/v2/").status_code in (200, 401),
+                30,
+                0.2,
+                proc=proc,
+                error=RuntimeError,
+            )
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {log.read_text()[-2000:]}") from exc
         yield reg
     finally:
         proc.terminate()

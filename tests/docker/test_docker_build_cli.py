@@ -10,7 +10,9 @@ import subprocess
 import sys
 
 import pytest
-from dockerlib import copy_tree_for_build, free_port, registry_process, run_build
+from dockerlib import copy_tree_for_build, registry_process, run_build
+
+from dws.util import free_port
 
 pytestmark = pytest.mark.docker
 

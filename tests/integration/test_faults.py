@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from dws.harness import Gunicorn, MariaDB
+from dws.util import wait_until
 
 # How long a request that needs the database may take to fail when it is down.
 FAIL_FAST_S = 8.0
@@ -39,14 +40,14 @@ def _timed_get(url: str) -> tuple[requests.Response, float]:
 
 def _wait_status(url: str, status: int, timeout: float) -> float:
     start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        try:
-            if requests.get(url, timeout=10).status_code == status:
-                return time.monotonic() - start
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} never answered {status} within {timeout}s")
+    wait_until(
+        f"{url} to answer {status}",
+        lambda: requests.get(url, timeout=10).status_code == status,
+        timeout,
+        0.2,
+        error=AssertionError,
+    )
+    return time.monotonic() - start
 
 
 def test_database_down_then_back(own_db, tmp_path):
