@@ -36,6 +36,7 @@ import datetime as dt
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -367,18 +368,35 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def read_lock() -> dict[str, str]:
-    """{normalised name: version} from requirements.lock."""
+def parse_lock(text: str) -> dict[str, str]:
+    """{normalised name: version} of a pip-compile lock (pins with --hash options).
+
+    Every requirement must be an exact pin with at least one sha256 hash: the
+    image installs the lock with --require-hashes.
+    """
     pins = {}
-    for raw in LOCK_FILE.read_text(encoding="utf-8").splitlines():
+    logical = re.sub(r"\\\n", " ", text)  # join backslash continuations
+    for raw in logical.splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        m = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;]+)", line)
+        pin, *options = line.split()
+        m = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;]+)", pin)
         if not m:
-            raise BuildError(f"{LOCK_FILE.name}: not an exact pin: {line!r}", EXIT_ERROR)
+            raise BuildError(f"{LOCK_FILE.name}: not an exact pin: {pin!r}", EXIT_ERROR)
+        hashes = [o for o in options if re.fullmatch(r"--hash=sha256:[0-9a-f]{64}", o)]
+        if not hashes or len(hashes) != len(options):
+            raise BuildError(
+                f"{LOCK_FILE.name}: {pin} needs --hash=sha256:... options and nothing else",
+                EXIT_ERROR,
+            )
         pins[_norm(m.group(1))] = m.group(3)
     return pins
+
+
+def read_lock() -> dict[str, str]:
+    """{normalised name: version} from requirements.lock."""
+    return parse_lock(LOCK_FILE.read_text(encoding="utf-8"))
 
 
 def wheel_platforms(arch: str) -> list[str]:
@@ -689,8 +707,26 @@ def plan(args: argparse.Namespace, api) -> list[Target]:
     return targets
 
 
-def summary(targets: list[Target]) -> None:
-    """Print the table and write build/images.json."""
+def stack_variables(targets: list[Target], registry: str, namespace: str) -> dict[str, str]:
+    """The variables stack.yml reads, for the tags of ``targets``.
+
+    REGISTRY and NAMESPACE always; MYSQL_VERSION and NGINX_VERSION from the
+    version part of the `<version>-dws` tag built for each (when built).
+    """
+    variables = {"REGISTRY": registry, "NAMESPACE": namespace}
+    for t in targets:
+        if t.name in ("mysql", "nginx"):
+            variables[f"{t.name.upper()}_VERSION"] = t.short_tag.removesuffix("-dws")
+    return variables
+
+
+def export_line(variables: dict[str, str]) -> str:
+    """A shell line that sets ``variables`` (values quoted for the shell)."""
+    return "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in variables.items())
+
+
+def summary(targets: list[Target], variables: dict[str, str]) -> None:
+    """Print the table and the stack's variables; write build/images.json."""
     rows = [("IMAGE", "TAG", "SIZE", "DIGEST", "PUSHED")]
     for t in targets:
         digest = t.digest or f"(id {t.image_id[7:19]})"
@@ -700,6 +736,9 @@ def summary(targets: list[Target]) -> None:
     out("")
     for r in rows:
         out("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+    out("")
+    out("stack.yml reads these variables for the tags above; before `docker stack deploy`:")
+    out(f"  {export_line(variables)}")
     REPORT_FILE.parent.mkdir(parents=True, exist_ok=True)
     REPORT_FILE.write_text(
         json.dumps(
@@ -715,7 +754,8 @@ def summary(targets: list[Target]) -> None:
                         "seconds": round(t.seconds, 1),
                     }
                     for t in targets
-                ]
+                ],
+                "stack_variables": variables,
             },
             indent=2,
         )
@@ -737,7 +777,7 @@ def run(argv: list[str]) -> int:
         if args.push:
             for t in targets:
                 push(api, t, args.registry)
-        summary(targets)
+        summary(targets, stack_variables(targets, args.registry, args.namespace))
         out(f"done in {time.monotonic() - started:.0f} s")
         return 0
     finally:

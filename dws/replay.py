@@ -1,16 +1,13 @@
 """The tutorial replayed on the three-node swarm lab, with zero failed requests.
 
-`run(lab, workdir)` is what `dws replay` and the e2e tier call.
+`run(lab)` is what `dws replay` and the e2e tier call.
 
-Issue 5's ten steps, with build.py and stack.yml exactly as users run them
-(README, "Deploy"), against the lab's manager (DOCKER_HOST=tcp://cloud01:2375):
-deploy, balance, heal, drain, scale, update, rollback, auto-rollback, then the
-stack and the lab are removed. A probe sends pages, API reads and
-authenticated writes through the lab's front load balancer the whole time.
-
-The one difference from the user's commands: the overlay network's
-`encrypted` option is removed from stack.yml in code (no IPsec on these
-machines, so an encrypted overlay carries nothing between nodes).
+The tutorial's ten steps, with build.py and stack.yml exactly as users run
+them (README, "Deploy on your own swarm"), against the lab's manager
+(DOCKER_HOST=tcp://cloud01:2375): deploy, balance, heal, drain, scale, update,
+rollback, auto-rollback, verify, then the stack is removed. A probe sends
+pages, API reads and authenticated writes through the lab's front load
+balancer the whole time.
 """
 
 from __future__ import annotations
@@ -18,60 +15,35 @@ from __future__ import annotations
 import calendar
 import json
 import os
-import re
 import secrets
 import subprocess
-import sys
 import time
 from collections import Counter
 from contextlib import contextmanager
-from pathlib import Path
 
 import requests
 
+from dws import deploy as deploy_mod
 from dws import lab as lablib
 from dws.probe import REPORT, Probe, Record, Swarm, wait_for
 from dws.util import DEMO_USER
 
 REPO = lablib.REPO
-STACK = "dws"
-REGISTRY = lablib.REGISTRY
-NAMESPACE = "myhub"
-BOOT, NGINX, MYSQL = f"{STACK}_bootservice", f"{STACK}_nginx", f"{STACK}_mysql"
+STACK = deploy_mod.STACK
+BOOT, NGINX, MYSQL = deploy_mod.BOOT, deploy_mod.NGINX, deploy_mod.MYSQL
 TITLE = {"1.0": "国家(地区)列表", "2.0": "国家(地区)列表-2.0版本"}
-DB_NODE = "cloud03"  # labelled dws.db=true: never the node that gets drained
+DB_NODE = deploy_mod.DB_NODE  # labelled dws.db=true: never the node that gets drained
 DRAIN_NODE = "cloud02"
 WORKERS = ("cloud02", "cloud03")
-SECRET_NAMES = ("mysql_root_password", "mysql_app_password", "bootservice_secret_key")
 ZERO_FAILURE_STEPS = ("balance", "heal", "drain", "scale", "update", "rollback", "auto-rollback")
 
 
-def image(version: str) -> str:
-    """The bootservice tag build.py pushes for a version."""
-    return f"{REGISTRY}/{NAMESPACE}/bootservice:{version}-dws"
+image = deploy_mod.image
 
 
 def say(message: str) -> None:
     """One progress line (visible with -s)."""
     print(f"replay: {message}", flush=True)
-
-
-def derive_unencrypted(stack_text: str) -> str:
-    """stack.yml without the overlay's `encrypted` option (and its then empty mapping)."""
-    lines = stack_text.splitlines(keepends=True)
-    hits = [i for i, line in enumerate(lines) if re.fullmatch(r'\s+encrypted: "true"\s*', line)]
-    assert len(hits) == 1, 'stack.yml must set `encrypted: "true"` exactly once'
-    i = hits[0]
-    del lines[i]
-
-    def indent(line: str) -> int:
-        return len(line) - len(line.lstrip())
-
-    # driver_opts with nothing left under it would be null, which compose rejects.
-    following = lines[i] if i < len(lines) else ""
-    if lines[i - 1].strip() == "driver_opts:" and indent(following) <= indent(lines[i - 1]):
-        del lines[i - 1]
-    return "".join(lines)
 
 
 def cli(args: list[str], env: dict[str, str], timeout: float = 300) -> str:
@@ -100,14 +72,6 @@ def nodes_answer(lab: lablib.Lab, swarm: Swarm) -> dict[str, int]:
         codes[node] = http_get(f"http://{lab.nodes[node]}/countries").status_code
     assert all(c == 200 for c in codes.values()), f"Active nodes on port 80: {codes}"
     return codes
-
-
-def server_version(lab: lablib.Lab, name: str) -> str:
-    """The version part of the one `<version>-dws` tag build.py pushed for mysql/nginx."""
-    resp = http_get(f"http://{lab.registry_ip}:5000/v2/{NAMESPACE}/{name}/tags/list")
-    tags = [t for t in resp.json().get("tags") or [] if t.endswith("-dws")]
-    assert len(tags) == 1, f"expected one {name} tag in the registry, got {tags}"
-    return tags[0].removesuffix("-dws")
 
 
 class Steps:
@@ -166,64 +130,25 @@ def assert_every_replica_serves(probe: Probe, swarm: Swarm, version: str, timeou
     return len(hosts)
 
 
-def deploy(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], row: dict, tmp: Path) -> None:
-    """Step 1: build and push, secrets, node label, stack deploy; wait until converged."""
-    # The command `lab.py status` prints: on these machines no registry can be
-    # pulled from, so the lab put the stand-in bases into cloud01 (lab.up).
-    build_args = [sys.executable, "build.py", "--push", "--registry", REGISTRY]
-    for name, tag in lab.bases.items():
-        build_args += ["--base-image", f"{name}={tag}"]
-    started = time.monotonic()
-    out = cli(build_args, env, timeout=1500)
-    row["build_seconds"] = round(time.monotonic() - started, 1)
-    (REPORT.parent / "replay-build.log").write_text(out)
-    summary = out[out.rfind("\nIMAGE") :] if "\nIMAGE" in out else out[-1500:]
-    say(f"build.py --push done in {row['build_seconds']} s{summary.rstrip()}")
-
-    for name in SECRET_NAMES:
-        # As the README: printf '%s' "$(openssl rand -hex 32)" | docker secret create NAME -
-        subprocess.run(
-            ["docker", "secret", "create", name, "-"],
-            env=env,
-            check=True,
-            input=secrets.token_hex(32).encode(),
-            capture_output=True,
-            timeout=60,
-        )
-    cli(["docker", "node", "update", "--label-add", "dws.db=true", DB_NODE], env)
-
-    stack_file = tmp / "stack.yml"
-    stack_file.write_text(derive_unencrypted((REPO / "stack.yml").read_text()))
-    deploy_env = dict(
-        env, MYSQL_VERSION=server_version(lab, "mysql"), NGINX_VERSION=server_version(lab, "nginx")
-    )
-    started = time.monotonic()
-    cli(
-        ["docker", "stack", "deploy", "-c", str(stack_file), STACK, "--with-registry-auth"],
-        deploy_env,
-    )
-    wait_for("mysql 1/1", lambda: swarm.converged(MYSQL, 1), 300)
-    wait_for("bootservice 3/3", lambda: swarm.converged(BOOT, 3, image("1.0")), 300)
-    wait_for("nginx on 3 nodes", lambda: swarm.converged(NGINX, 3), 300)
-    mysql_node = swarm.tasks(MYSQL)[0]["Node"]
-    assert mysql_node == DB_NODE, f"mysql runs on {mysql_node}, not the labelled {DB_NODE}"
-    # Ready = the database answers through the whole chain, several times in a row.
-    streak = []
-
-    def ready():
-        ok = http_get(f"{lab.lb_url}/readyz").status_code == 200
-        streak.append(ok)
-        return ok and streak[-6:] == [True] * 6
-
-    wait_for("/readyz through the front load balancer", ready, 300, interval=1.0)
-    row["converge_seconds"] = round(time.monotonic() - started, 1)
+def deploy(lab: lablib.Lab, swarm: Swarm, row: dict) -> None:
+    """Step 1: what `dws lab deploy` does (build and push, secrets, label, network,
+    stack deploy), then every Active node answers on port 80."""
+    try:
+        figures = deploy_mod.deploy(lab, say=lambda line: say(line.strip()))
+    except deploy_mod.DeployError as exc:
+        raise AssertionError(str(exc)) from exc
+    row["build_seconds"] = figures["build_seconds"]
+    row["converge_seconds"] = figures["converge_seconds"]
     nodes_answer(lab, swarm)
-    say(f"converged {row['converge_seconds']} s after docker stack deploy")
 
 
-def run(lab: lablib.Lab, tmp_path: Path) -> dict:
+def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
     """Steps 1-10 on a running lab: every step's outcome, zero failed requests, no lost
-    writes (AssertionError otherwise). Returns the report written to REPORT."""
+    writes (AssertionError otherwise). Returns the report written to REPORT.
+
+    Step 1 deploys (or re-deploys) the stack; step 10 removes it unless
+    ``remove_stack`` is false.
+    """
     swarm = Swarm(lab)
     env = dict(os.environ, DOCKER_HOST=lab.manager_host)
     env.pop("DOCKER_CONTEXT", None)
@@ -235,7 +160,7 @@ def run(lab: lablib.Lab, tmp_path: Path) -> dict:
     lost: list[str] = []
     try:
         with steps.step("deploy") as row:
-            deploy(lab, swarm, env, row, tmp_path)
+            deploy(lab, swarm, row)
             probe.start()  # step 2: the probe runs for the rest of the test
 
         with steps.step("balance") as row:
@@ -405,13 +330,11 @@ def run(lab: lablib.Lab, tmp_path: Path) -> dict:
     finally:
         probe.stop()
         report = write_report(steps, probe, lost, time.monotonic() - test_started)
-        # Step 10: remove the stack (the lab fixture removes the lab).
-        started = time.monotonic()
-        subprocess.run(
-            ["docker", "stack", "rm", STACK], env=env, capture_output=True, timeout=120, check=False
-        )
-        with_timeout_gone(lab)
-        say(f"stack removed in {time.monotonic() - started:.0f} s")
+        if remove_stack:
+            # Step 10: remove the stack (the lab stays; its owner removes it).
+            started = time.monotonic()
+            deploy_mod.stack_removed(lab)
+            say(f"stack removed in {time.monotonic() - started:.0f} s")
 
     failures = [r for r in probe.records if r.failed and r.step in ZERO_FAILURE_STEPS]
     assert report["failed_requests"] == 0, "failed requests:\n" + "\n".join(
@@ -420,19 +343,6 @@ def run(lab: lablib.Lab, tmp_path: Path) -> dict:
     assert report["lost_writes"] == 0, f"lost writes: {lost[:20]}"
     assert report["writes"] > 0, "the probe made no successful write"
     return report
-
-
-def with_timeout_gone(lab: lablib.Lab) -> None:
-    """Wait (bounded) until the stack's services and network are gone."""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        services = lab.docker("service", "ls", "-q", check=False).split()
-        networks = lab.docker(
-            "network", "ls", "-q", "--filter", f"name={STACK}_", check=False
-        ).split()
-        if not services and not networks:
-            return
-        time.sleep(1)
 
 
 def write_report(steps: Steps, probe: Probe, lost: list[str], total: float) -> dict:

@@ -16,6 +16,10 @@ from pathlib import Path
 
 import docker
 import pytest
+
+from dws import standins
+from dws.util import wait_until
+
 from dockerlib import (
     NAMESPACE,
     OFFICIAL,
@@ -29,9 +33,6 @@ from dockerlib import (
     server_tag,
     untag_registries,
 )
-
-from dws import standins
-from dws.util import wait_until
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,10 @@ import subprocess
 import sys
 
 import pytest
-from dockerlib import copy_tree_for_build, registry_process, run_build
 
 from dws.util import free_port
+
+from dockerlib import copy_tree_for_build, registry_process, run_build
 
 pytestmark = pytest.mark.docker
 

@@ -10,6 +10,7 @@ import time
 import pymysql
 import pytest
 import requests
+
 from dockerlib import ROOT, read_secret
 
 pytestmark = pytest.mark.docker

@@ -1,0 +1,201 @@
+"""`dws lab deploy`: the stack on the lab, as a user deploys it on a swarm.
+
+On a lab that is up: build.py builds and pushes every image to the lab's
+tcr:5000 (with the stand-in bases the lab put into cloud01), the secrets are
+created with random values, cloud03 gets the database label, the overlay
+network is created (without encryption: the lab has no IPsec), and
+`docker stack deploy -c stack.yml dws` runs against cloud01. Then it waits
+until every service is converged and healthy. Each part is idempotent: a
+second deploy rebuilds nothing that is current and resets the services to
+what stack.yml says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import requests
+
+from dws import lab as lablib
+from dws.probe import Swarm
+from dws.util import REPO, DwsError, wait_until
+
+STACK = "dws"
+NAMESPACE = "myhub"
+SECRET_NAMES = ("mysql_root_password", "mysql_app_password", "bootservice_secret_key")
+NETWORK = "my-network"
+SUBNET = "10.0.9.0/24"
+DB_LABEL = "dws.db=true"
+DB_NODE = "cloud03"  # never the node the tutorial drains
+BOOT, NGINX, MYSQL = f"{STACK}_bootservice", f"{STACK}_nginx", f"{STACK}_mysql"
+IMAGES_JSON = REPO / "build" / "images.json"
+BUILD_LOG = REPO / "build" / "reports" / "deploy-build.log"
+
+
+class DeployError(DwsError):
+    """A step of the deploy failed."""
+
+    status = 8
+
+
+def image(version: str) -> str:
+    """The bootservice tag build.py pushes for a version."""
+    return f"{lablib.REGISTRY}/{NAMESPACE}/bootservice:{version}-dws"
+
+
+def manager_env(lab: lablib.Lab, **extra: str) -> dict[str, str]:
+    """This process's environment aimed at the lab's manager (cloud01)."""
+    env = dict(os.environ, DOCKER_HOST=lab.manager_host, **extra)
+    env.pop("DOCKER_CONTEXT", None)
+    return env
+
+
+def run(args: list[str], env: dict[str, str], timeout: float = 300, what: str = "") -> str:
+    """Run a user-facing command (docker CLI, build.py); DeployError with its last line."""
+    what = what or " ".join(args[:3])
+    try:
+        proc = subprocess.run(
+            args, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise DeployError(f"`{what}` did not finish in {timeout:.0f} s") from exc
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise DeployError(f"`{what}` failed: {last}")
+    return proc.stdout
+
+
+def build_command(lab: lablib.Lab) -> list[str]:
+    """build.py as `dws lab status` prints it: push to tcr:5000 with the lab's bases."""
+    args = [sys.executable, "build.py", "--push", "--registry", lablib.REGISTRY]
+    for name, tag in lab.bases.items():
+        args += ["--base-image", f"{name}={tag}"]
+    return args
+
+
+def build_and_push(lab: lablib.Lab) -> dict[str, str]:
+    """Run build.py against cloud01; return the stack variables it printed and recorded."""
+    out = run(build_command(lab), manager_env(lab), timeout=1500, what="python build.py --push")
+    BUILD_LOG.parent.mkdir(parents=True, exist_ok=True)
+    BUILD_LOG.write_text(out)
+    variables = json.loads(IMAGES_JSON.read_text()).get("stack_variables") or {}
+    missing = {"MYSQL_VERSION", "NGINX_VERSION"} - set(variables)
+    if missing:
+        raise DeployError(f"build.py reported no {', '.join(sorted(missing))}")
+    return variables
+
+
+def ensure_secrets(lab: lablib.Lab) -> list[str]:
+    """Create the missing secrets with random values; return the names created."""
+    have = set(lab.docker("secret", "ls", "--format", "{{.Name}}").split())
+    created = []
+    for name in SECRET_NAMES:
+        if name in have:
+            continue
+        # As the README: printf '%s' "$(openssl rand -hex 32)" | docker secret create NAME -
+        lab.docker("secret", "create", name, "-", input=secrets.token_hex(32).encode())
+        created.append(name)
+    return created
+
+
+def ensure_network(lab: lablib.Lab) -> bool:
+    """Create the stack's overlay network unless it exists; whether it was created.
+
+    The tutorial's command without `--opt encrypted`: the lab's nodes have no
+    IPsec, and an encrypted overlay would carry nothing between them.
+    """
+    if lab.docker("network", "ls", "-q", "--filter", f"name=^{NETWORK}$").strip():
+        return False
+    lab.docker("network", "create", "--driver", "overlay", "--subnet", SUBNET, NETWORK)
+    return True
+
+
+def stack_deploy(lab: lablib.Lab, variables: dict[str, str]) -> None:
+    """`docker stack deploy -c stack.yml dws` against cloud01 with the build's variables."""
+    env = manager_env(lab, **variables)
+    run(
+        ["docker", "stack", "deploy", "-c", "stack.yml", STACK, "--with-registry-auth"],
+        env,
+        what="docker stack deploy -c stack.yml dws",
+    )
+
+
+def wait_converged(lab: lablib.Lab, timeout: float = 300) -> None:
+    """Every service at its replica count, bootservice at 1.0, and the page served."""
+    swarm = Swarm(lab)
+    wait = lambda what, probe: wait_until(what, probe, timeout, 1.0, error=DeployError)  # noqa: E731
+    wait("mysql 1/1", lambda: swarm.converged(MYSQL, 1))
+    wait("bootservice 3/3 at 1.0", lambda: swarm.converged(BOOT, 3, image("1.0")))
+    wait("nginx on 3 nodes", lambda: swarm.converged(NGINX, 3))
+    node = swarm.tasks(MYSQL)[0]["Node"]
+    if node != DB_NODE:
+        raise DeployError(f"mysql runs on {node}, not the labelled {DB_NODE}")
+    # Ready = the database answers through the whole chain, several times in a row.
+    streak: list[bool] = []
+
+    def ready() -> bool:
+        with requests.Session() as s:
+            ok = s.get(f"{lab.lb_url}/readyz", timeout=5).status_code == 200
+        streak.append(ok)
+        return ok and streak[-6:] == [True] * 6
+
+    wait("/readyz through the front load balancer", ready)
+
+
+def deploy(lab: lablib.Lab, say: Callable[[str], None] = print) -> dict:
+    """The whole deploy; returns its figures (seconds per part)."""
+    figures: dict = {}
+    started = time.monotonic()
+    say(f"$ DOCKER_HOST={lab.manager_host} {' '.join(build_command(lab)[1:])}")
+    variables = build_and_push(lab)
+    figures["build_seconds"] = round(time.monotonic() - started, 1)
+    say(f"  built and pushed in {figures['build_seconds']} s; log: {BUILD_LOG}")
+    created = ensure_secrets(lab)
+    say(f"$ docker secret create ... ({', '.join(created) or 'all three exist'})")
+    lab.docker("node", "update", "--label-add", DB_LABEL, DB_NODE)
+    say(f"$ docker node update --label-add {DB_LABEL} {DB_NODE}")
+    made = ensure_network(lab)
+    say(
+        f"$ docker network create --driver overlay --subnet {SUBNET} {NETWORK}"
+        + ("" if made else "  (exists)")
+    )
+    exports = " ".join(f"{k}={v}" for k, v in variables.items())
+    say(f"$ {exports} docker stack deploy -c stack.yml {STACK} --with-registry-auth")
+    started = time.monotonic()
+    stack_deploy(lab, variables)
+    wait_converged(lab)
+    figures["converge_seconds"] = round(time.monotonic() - started, 1)
+    figures["variables"] = variables
+    say(f"  converged and serving in {figures['converge_seconds']} s")
+    return figures
+
+
+def next_steps(lab: lablib.Lab) -> str:
+    """What to run next, printed after a deploy."""
+    return "\n".join(
+        [
+            f"The tutorial's page: {lab.lb_url}/countries",
+            "Next:",
+            "  dws tutorial          # the tutorial's steps, one after another (--pause)",
+            "  dws watch             # live: nodes, tasks, who answers",
+            f"  export DOCKER_HOST={lab.manager_host}",
+            f"  docker service ps {BOOT}",
+            f"  docker service scale {BOOT}=6",
+        ]
+    )
+
+
+def stack_removed(lab: lablib.Lab, timeout: float = 90) -> None:
+    """`docker stack rm dws` and wait (bounded) until its services and tasks are gone."""
+    lab.docker("stack", "rm", STACK, check=False, timeout=120)
+    with_services = lambda: not lab.docker("service", "ls", "-q", check=False).split()  # noqa: E731
+    try:
+        wait_until("the stack's services to go", with_services, timeout, 1.0)
+    except TimeoutError:
+        pass

@@ -1,0 +1,89 @@
+"""stack.yml and stack.mesh.yml as the Docker CLI's own parser reads them, and
+`dws check` against this machine's engine (a plain engine, not a swarm)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from dws.util import REPO
+
+
+def stack_config(*files: str, **variables: str) -> str:
+    """`docker stack config -c FILE...`: the merged, interpolated stack."""
+    args = ["docker", "stack", "config"]
+    for f in files:
+        args += ["-c", f]
+    done = subprocess.run(
+        args,
+        cwd=REPO,
+        env={**os.environ, **variables},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def service(config: str, name: str) -> str:
+    """The text of one service's block (two-space indented key under `services:`)."""
+    m = re.search(rf"^  {name}:\n((?:    .*\n|\n)*)", config, re.M)
+    assert m, f"no service {name} in:\n{config}"
+    return m.group(1)
+
+
+def test_stack_yml_parses_with_host_mode_nginx_on_every_node():
+    config = stack_config("stack.yml", MYSQL_VERSION="10.11", NGINX_VERSION="1.22")
+    nginx = service(config, "nginx")
+    assert re.search(r"ports:\n\s+- mode: host\n\s+target: 80\n\s+published: 80", nginx), nginx
+    assert "mode: global" in nginx
+    assert "image: tcr:5000/myhub/nginx:1.22-dws" in nginx
+    assert "image: tcr:5000/myhub/mysql:10.11-dws" in service(config, "mysql")
+    assert "node.labels.dws.db == true" in service(config, "mysql")
+    assert "replicas: 3" in service(config, "bootservice")
+    # The overlay is made beforehand (encrypted on a real swarm), not by the stack.
+    assert re.search(
+        r"^networks:\n  my-network:\n    name: my-network\n    external: true", config, re.M
+    )
+    assert "encrypted" not in config
+
+
+def test_mesh_override_publishes_port_80_through_the_routing_mesh():
+    base = stack_config("stack.yml")
+    config = stack_config("stack.yml", "stack.mesh.yml")
+    nginx = service(config, "nginx")
+    assert re.search(r"ports:\n\s+- mode: ingress\n\s+target: 80\n\s+published: 80", nginx), nginx
+    assert "mode: host" not in nginx, "the host-mode port must be replaced, not added"
+    assert "mode: replicated" in nginx and "replicas: 2" in nginx
+    assert "mode: global" not in nginx
+    # Everything else is stack.yml's.
+    for name in ("mysql", "bootservice"):
+        assert service(config, name) == service(base, name)
+
+
+@pytest.mark.parametrize("mesh", [[], ["--mesh"]])
+def test_check_on_an_engine_that_is_no_swarm_manager_is_status_11(mesh):
+    if subprocess.run(
+        ["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip() not in ("inactive", ""):
+        pytest.fail("this test needs the local engine outside any swarm")
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
+    done = subprocess.run(
+        [sys.executable, "-m", "dws", "check", *mesh],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 11, done
+    assert done.stderr.strip().splitlines() == [
+        "dws check: error: this engine is not a swarm manager: run `docker swarm init` "
+        "or set DOCKER_HOST to a manager"
+    ]

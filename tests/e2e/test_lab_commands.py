@@ -1,0 +1,150 @@
+"""The operator's commands on the session's lab, in the order a newcomer runs them:
+`dws check` (things missing), `dws lab deploy`, `dws check` (complete),
+`dws tutorial`, the stack still serving, then `dws watch` during an update.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pexpect
+import requests
+
+from dws import deploy
+from dws import lab as lablib
+from dws.probe import Swarm
+from dws.util import REPO, wait_until
+
+TITLE_1 = "<title>国家(地区)列表</title>"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def front_answers(lab: lablib.Lab, count: int = 30) -> list[requests.Response]:
+    with requests.Session() as s:
+        return [s.get(f"{lab.lb_url}/countries", timeout=10) for _ in range(count)]
+
+
+def test_check_lists_what_the_bare_swarm_is_missing(swarm_lab, run_dws):
+    ran = run_dws("check", "--lab")
+    assert ran.status == 10, ran.output
+    missing = [line for line in ran.output.splitlines() if line.startswith("MISSING")]
+    for name in deploy.SECRET_NAMES:
+        assert any(
+            f"secret {name}: " in line and "docker secret create" in line for line in missing
+        )
+    assert any("node label dws.db=true: docker node update --label-add" in x for x in missing)
+    assert any("network my-network: docker network create --driver overlay" in x for x in missing)
+    images = [x for x in missing if x.startswith("MISSING  image tcr:5000/myhub/")]
+    assert len(images) == 3 and all("python build.py --push" in x for x in images), missing
+    assert "ok       swarm manager (3 nodes)" in ran.output
+    assert ran.output.rstrip().endswith("items missing")
+
+
+def test_lab_deploy_serves_the_page_from_three_replicas(swarm_lab, run_dws, timings):
+    ran = run_dws("lab", "deploy", timeout=2400)
+    timings["lab_deploy_seconds"] = ran.seconds
+    assert ran.status == 0, ran.output[-3000:]
+    assert f"The tutorial's page: {swarm_lab.lb_url}/countries" in ran.output
+    assert f"export DOCKER_HOST={swarm_lab.manager_host}" in ran.output
+    responses = front_answers(swarm_lab)
+    assert all(r.status_code == 200 and TITLE_1 in r.text for r in responses)
+    assert len({r.headers["X-Served-By"] for r in responses}) == 3
+    assert {r.headers["X-App-Version"] for r in responses} == {"1.0"}
+
+
+def test_check_passes_on_the_deployed_lab(swarm_lab, run_dws):
+    ran = run_dws("check", "--lab")
+    assert ran.status == 0, ran.output
+    lines = ran.output.strip().splitlines()
+    assert all(line.startswith("ok ") for line in lines[:-1]), lines
+    assert len([x for x in lines if x.startswith("ok       image ")]) == 3
+    assert lines[-1].startswith("all ") and "docker stack deploy -c stack.yml dws" in lines[-1]
+
+
+def test_tutorial_runs_every_step(swarm_lab, run_dws, timings):
+    ran = run_dws("tutorial", timeout=2400)
+    timings["tutorial_seconds"] = ran.seconds
+    assert ran.status == 0, ran.output[-3000:]
+    out = ran.output
+    for n in range(1, 8):
+        assert f"=== {n}/7 " in out
+    # The commands as the tutorial writes them, and what they showed.
+    assert "$ docker node update --availability drain cloud02" in out
+    assert "$ docker service scale --detach dws_bootservice=6" in out
+    assert (
+        "--update-parallelism 2 --update-delay 5s --image tcr:5000/myhub/bootservice:2.0-dws" in out
+    )
+    assert re.search(r"answered by replica \w+ at version 2\.0", out)
+    assert "rollback_completed" in out
+    assert "The stack stays up" in out
+
+
+def test_the_stack_still_serves_after_the_tutorial(swarm_lab):
+    swarm = Swarm(swarm_lab)
+    assert swarm.converged(deploy.BOOT, 6, deploy.image("1.0")), swarm.tasks(deploy.BOOT)
+    responses = front_answers(swarm_lab, 40)
+    assert all(r.status_code == 200 and TITLE_1 in r.text for r in responses)
+    assert len({r.headers["X-Served-By"] for r in responses}) >= 3
+
+
+def test_watch_shows_the_nodes_and_both_versions_during_an_update(swarm_lab, tmp_path):
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "150", "LINES": "60"}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "dws", "watch", "--rate", "20"],
+        cwd=str(REPO),
+        env=env,
+        dimensions=(60, 150),
+        encoding="utf-8",
+        timeout=30,
+    )
+    seen = []
+
+    def read(seconds: float) -> str:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                seen.append(child.read_nonblocking(65536, timeout=0.5))
+            except pexpect.TIMEOUT:
+                pass
+        return ANSI.sub("", "".join(seen))
+
+    try:
+        screen = read(4)
+        for node in ("cloud01", "cloud02", "cloud03"):
+            assert node in screen, screen[-2000:]
+        subprocess.run(
+            [
+                "docker",
+                "service",
+                "update",
+                "--detach",
+                "--image",
+                deploy.image("2.0"),
+                deploy.BOOT,
+            ],
+            env=deploy.manager_env(swarm_lab),
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+        def both_versions():
+            text = read(1)
+            return any(
+                "1.0 " in line and "2.0 " in line for line in re.findall(r"versions: [^\n]*", text)
+            )
+
+        wait_until("dws watch showing 1.0 and 2.0 answering", both_versions, 180, 0)
+        text = read(0.1)
+        assert "bootservice 2.0 Running" in text and "bootservice 1.0 Running" in text
+        child.send("q")
+        child.expect(pexpect.EOF, timeout=20)
+    finally:
+        (tmp_path / "watch.txt").write_text(ANSI.sub("", "".join(seen)))
+        child.close(force=True)
+    assert child.exitstatus == 0, child.exitstatus

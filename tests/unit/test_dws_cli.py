@@ -1,0 +1,192 @@
+"""The `dws` command line and the toolkit's pure parts, without Docker or a lab."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dws import check, cli, frontlb, lab, watch
+from dws.util import free_port
+
+
+def dws(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dws", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["lab"],
+        ["lab", "up"],
+        ["lab", "down"],
+        ["lab", "status"],
+        ["lab", "deploy"],
+        ["tutorial"],
+        ["watch"],
+        ["replay"],
+        ["check"],
+        ["front-lb"],
+        ["bench"],
+    ],
+)
+def test_every_subcommand_has_help(args):
+    done = dws(*args, "--help")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: "), done.stdout[:200]
+
+
+def test_top_level_help_lists_commands_and_exit_statuses():
+    out = dws("--help").stdout
+    for command in ("lab", "tutorial", "watch", "replay", "check", "front-lb", "bench"):
+        assert f"\n    {command} " in out
+    for status, meaning in cli.EXIT_STATUSES.items():
+        assert f"{status:>3}  {meaning}" in out
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["nosuch"], "invalid choice: 'nosuch'"),
+        (["lab", "up", "--port", "x"], "invalid int value: 'x'"),
+        (["watch", "--rate", "0"], "must be in (0, 1000]"),
+        (["watch", "--interval", "-1"], "must be in (0, 1000]"),
+        (["tutorial", "--pauses"], "unrecognized arguments: --pauses"),
+        (["front-lb"], "the following arguments are required: ADDRESS"),
+        (["front-lb", "10.0.0.1;", "cloud02"], "not a host name or IP address: '10.0.0.1;'"),
+        (["front-lb", "cloud02:99999"], "not a port in 'cloud02:99999'"),
+        (["front-lb", "--listen", "80; evil", "cloud02"], "--listen: not an address or port"),
+        (["front-lb", "--state-dir", "rel", "cloud02"], "--state-dir must be an absolute path"),
+        (["check", "--registry-address", "tcr"], "--registry-address wants NAME=HOST:PORT"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_status_2(args, message):
+    done = dws(*args)
+    assert done.returncode == 2, done
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr
+
+
+@pytest.mark.parametrize("command", [["lab", "status"], ["lab", "deploy"], ["tutorial"], ["watch"]])
+def test_commands_needing_a_lab_say_so_with_status_5(command, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(lab, "STATE_FILE", tmp_path / "state.json")
+    assert cli.main(command) == 5
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"dws {command[0]}: error: the lab is not up (run: dws lab up)"]
+
+
+def test_check_without_an_engine_is_status_3():
+    done = dws("check", env={"DOCKER_HOST": f"tcp://127.0.0.1:{free_port()}"})
+    assert done.returncode == 3, done
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no Docker engine answers" in lines[0], done.stderr
+
+
+def test_front_lb_prints_a_config_nginx_accepts(tmp_path):
+    done = dws("front-lb", "10.1.2.3", "node-b.example:8080", "[fd00::3]", "--listen", "8099")
+    assert done.returncode == 0, done.stderr
+    conf = done.stdout
+    assert "server 10.1.2.3:80 max_fails=1 fail_timeout=2s;" in conf
+    assert "server node-b.example:8080 max_fails=1" in conf
+    assert "server [fd00::3]:80 max_fails=1" in conf
+    assert "listen 8099;" in conf
+    assert "proxy_next_upstream error timeout http_502 http_503 http_504;" in conf
+    assert "@" not in conf.replace("$", "")  # every placeholder filled
+    # nginx's own parser: the same text with the state under tmp_path.
+    state = tmp_path / "state"
+    frontlb.make_state_dir(state)
+    path = tmp_path / "front.conf"
+    path.write_text(conf.replace("/var/lib/dws-front", str(state)))
+    test = subprocess.run(
+        ["nginx", "-t", "-q", "-p", str(state), "-c", str(path), "-e", str(state / "e.log")],
+        capture_output=True,
+        text=True,
+    )
+    # Resolving node-b.example is all that may fail: no such host exists.
+    assert test.returncode == 0 or "host not found in upstream" in test.stderr, test.stderr
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("10.0.0.1", "10.0.0.1:80"),
+        ("cloud01:8080", "cloud01:8080"),
+        ("[::1]:81", "[::1]:81"),
+        ("[::1]", "[::1]:80"),
+    ],
+)
+def test_front_lb_addresses(text, expected):
+    assert frontlb.parse_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "a b", "x;y", "h:1:2", "[::1", "[zz]:80", "-a", "h:0", "é"])
+def test_front_lb_refuses_what_is_not_an_address(text):
+    with pytest.raises(ValueError):
+        frontlb.parse_address(text)
+
+
+@pytest.mark.parametrize(
+    "ref,parts",
+    [
+        ("tcr:5000/myhub/bootservice:1.0-dws", ("tcr:5000", "myhub/bootservice", "1.0-dws")),
+        ("127.0.0.1:5000/a/b", ("127.0.0.1:5000", "a/b", "latest")),
+        ("registry.example/x/y:2", ("registry.example", "x/y", "2")),
+    ],
+)
+def test_check_splits_image_references(ref, parts):
+    assert check.split_image(ref) == parts
+
+
+def test_check_refuses_an_image_without_a_registry():
+    with pytest.raises(ValueError):
+        check.split_image("myhub/bootservice:1.0")
+
+
+def test_check_items_print_ok_or_what_to_do():
+    assert check.Item("secret a", True).line() == "ok       secret a"
+    assert check.Item("secret a", False, "create it").line() == "MISSING  secret a: create it"
+
+
+def test_watch_reads_versions_from_task_images():
+    assert watch.version_of("tcr:5000/myhub/bootservice:2.0-dws@sha256:abc") == "2.0"
+    assert watch.version_of("tcr:5000/myhub/bootservice:2.1-broken-dws") == "2.1-broken"
+
+
+def test_watch_screen_shows_nodes_tasks_and_versions():
+    from rich.console import Console
+
+    nodes = [
+        {"Hostname": h, "Status": "Ready", "Availability": a, "ManagerStatus": m}
+        for h, a, m in (("cloud01", "Active", "Leader"), ("cloud02", "Drain", ""))
+    ]
+    tasks = [
+        {
+            "Name": "dws_bootservice.1",
+            "Node": "cloud01",
+            "Image": "tcr:5000/myhub/bootservice:1.0-dws",
+            "CurrentState": "Running 3 seconds ago",
+        }
+    ]
+    traffic = [
+        (0, True, "abc", "1.0", 200),
+        (0, True, "def", "2.0", 200),
+        (0, False, None, None, 502),
+    ]
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(watch.render(nodes, tasks, traffic))
+    text = console.export_text()
+    assert "cloud01 *" in text and "cloud02" in text and "Drain" in text
+    assert "bootservice 1.0 Running" in text
+    assert "abc" in text and "def" in text
+    assert "1.0 0.2/s" in text and "2.0 0.2/s" in text and "failures: 1 (502)" in text
