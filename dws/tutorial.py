@@ -245,7 +245,11 @@ def run(
 ) -> dict[str, float]:
     """Run every step; return seconds per step. ``pause`` waits for Enter between steps."""
     ctx = Context(lab, out)
-    if not Swarm(lab).tasks(BOOT):
+    try:
+        deployed = bool(Swarm(lab).tasks(BOOT))
+    except lablib.LabError:
+        deployed = False
+    if not deployed:
         raise deploy.DeployError("the stack is not deployed (run: dws lab deploy)")
     seconds = {}
     for n, step in enumerate(STEPS, 1):

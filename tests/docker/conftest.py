@@ -24,10 +24,10 @@ from dockerlib import (
     NAMESPACE,
     OFFICIAL,
     REGISTRIES_USED,
+    AppContainers,
     Built,
     Containers,
     Registry,
-    Stack,
     registry_process,
     run_build,
     server_tag,
@@ -136,7 +136,7 @@ def secrets_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack(pulled, containers, secrets_dir) -> Stack:
+def stack(pulled, containers, secrets_dir) -> AppContainers:
     """The pulled images running together: mysql, bootservice 1.0 and 2.0."""
     net = containers.network()
     secret_bind = {str(secrets_dir): {"bind": "/run/secrets", "mode": "ro"}}
@@ -172,7 +172,7 @@ def stack(pulled, containers, secrets_dir) -> Stack:
     containers.wait_health(mysql, "healthy", 240)
     for name in boots:
         containers.wait_health(name, "healthy", 90)
-    return Stack(
+    return AppContainers(
         network=net,
         mysql=mysql,
         boot1=boots[0],

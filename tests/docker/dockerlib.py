@@ -217,7 +217,7 @@ def read_secret(secrets_dir: Path, name: str) -> str:
 
 
 @dataclass
-class Stack:
+class AppContainers:
     """mysql + two bootservice versions on one network, as the swarm runs them."""
 
     network: str

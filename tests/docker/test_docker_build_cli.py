@@ -188,7 +188,10 @@ def test_push_uses_the_docker_login_credentials(bases, auth_registry, tmp_path):
         env={"DOCKER_CONFIG": str(config)},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
-    assert re.search(r"\s+yes$", proc.stdout.strip().splitlines()[-2])
+    row = next(x for x in proc.stdout.splitlines() if x.startswith(f"{reg.address}/myhub/nginx "))
+    assert re.search(r"\s+yes$", row), row
+    # The summary ends with the variables stack.yml needs for these tags.
+    assert f"  export REGISTRY={reg.address} NAMESPACE=myhub NGINX_VERSION=1.22" in proc.stdout
 
 
 def test_code_change_rebuilds_reusing_the_dependency_layer(api, built, base_args, tmp_path):

@@ -38,6 +38,14 @@ def test_build_shows_progress_and_a_summary_of_pushed_images(built):
     for cells in rows.values():
         assert re.fullmatch(r"sha256:[0-9a-f]{64}", cells[4])
         assert cells[5] == "yes"
+    # Then the exact variables stack.yml needs for these tags, also in images.json.
+    registry = next(iter(built.tags.values())).split("/")[0]
+    mysql = built.tags["mysql"].rsplit(":", 1)[1].removesuffix("-dws")
+    nginx = built.tags["nginx"].rsplit(":", 1)[1].removesuffix("-dws")
+    export = (
+        f"  export REGISTRY={registry} NAMESPACE=myhub MYSQL_VERSION={mysql} NGINX_VERSION={nginx}"
+    )
+    assert export in out.splitlines()
 
 
 def test_the_registry_holds_every_tag_with_the_reported_digest(built):
