@@ -248,8 +248,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         os.environ["DOCKER_HOST"] = the_lab.manager_host
         os.environ.pop("DOCKER_CONTEXT", None)
         registries.setdefault(lab.REGISTRY, f"{the_lab.registry_ip}:5000")
+        variables = {}
         if deploy.IMAGES_JSON.exists():
             variables = json.loads(deploy.IMAGES_JSON.read_text()).get("stack_variables") or {}
+        # Only a build for the lab's registry tells the lab's tags.
+        if variables.get("REGISTRY") == lab.REGISTRY:
             for key, value in variables.items():
                 os.environ.setdefault(key, value)
     check.run(files, registries)

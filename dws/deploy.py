@@ -152,7 +152,7 @@ def deploy(lab: lablib.Lab, say: Callable[[str], None] = print) -> dict:
     """The whole deploy; returns its figures (seconds per part)."""
     figures: dict = {}
     started = time.monotonic()
-    say(f"$ DOCKER_HOST={lab.manager_host} {' '.join(build_command(lab)[1:])}")
+    say(f"$ DOCKER_HOST={lab.manager_host} python {' '.join(build_command(lab)[1:])}")
     variables = build_and_push(lab)
     figures["build_seconds"] = round(time.monotonic() - started, 1)
     say(f"  built and pushed in {figures['build_seconds']} s; log: {BUILD_LOG}")
