@@ -190,8 +190,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
         from dws import deploy
 
         the_lab = lab.Lab.load()
-        deploy.deploy(the_lab, say=lambda line: print(f"deploy: {line}", flush=True))
-        print(deploy.next_steps(the_lab))
+        figures = deploy.deploy(the_lab, say=lambda line: print(f"deploy: {line}", flush=True))
+        print(deploy.next_steps(the_lab, figures["variables"]))
     return 0
 
 

@@ -176,15 +176,18 @@ def deploy(lab: lablib.Lab, say: Callable[[str], None] = print) -> dict:
     return figures
 
 
-def next_steps(lab: lablib.Lab) -> str:
+def next_steps(lab: lablib.Lab, variables: dict[str, str] | None = None) -> str:
     """What to run next, printed after a deploy."""
+    exports = " ".join(f"{k}={v}" for k, v in (variables or {}).items())
     return "\n".join(
         [
             f"The tutorial's page: {lab.lb_url}/countries",
             "Next:",
             "  dws tutorial          # the tutorial's steps, one after another (--pause)",
             "  dws watch             # live: nodes, tasks, who answers",
-            f"  export DOCKER_HOST={lab.manager_host}",
+            "or by hand, as on the tutorial's cloud01:",
+            f"  export DOCKER_HOST={lab.manager_host}"
+            + (f" {exports}  # stack.yml's variables" if exports else ""),
             f"  docker service ps {BOOT}",
             f"  docker service scale {BOOT}=6",
         ]
