@@ -194,11 +194,28 @@ def next_steps(lab: lablib.Lab, variables: dict[str, str] | None = None) -> str:
     )
 
 
-def stack_removed(lab: lablib.Lab, timeout: float = 90) -> None:
-    """`docker stack rm dws` and wait (bounded) until its services and tasks are gone."""
+def stack_exists(lab: lablib.Lab) -> bool:
+    """Whether any service of the stack exists."""
+    out = lab.docker("stack", "services", STACK, "-q", check=False)
+    return bool(out.split())
+
+
+def stack_removed(lab: lablib.Lab, timeout: float = 150) -> None:
+    """`docker stack rm dws`, then wait (bounded) until its services are gone and no
+    node runs one of its containers any more (mysql stops within its grace period,
+    and a new one must not start on the same volume before)."""
     lab.docker("stack", "rm", STACK, check=False, timeout=120)
-    with_services = lambda: not lab.docker("service", "ls", "-q", check=False).split()  # noqa: E731
+
+    def gone() -> bool:
+        if lab.docker("service", "ls", "-q", check=False).split():
+            return False
+        label = f"label=com.docker.stack.namespace={STACK}"
+        return not any(
+            lab.node_docker(node, "ps", "-q", "--filter", label, check=False).split()
+            for node in lab.nodes
+        )
+
     try:
-        wait_until("the stack's services to go", with_services, timeout, 1.0)
+        wait_until("the stack's services and containers to go", gone, timeout, 1.0)
     except TimeoutError:
         pass

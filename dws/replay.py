@@ -132,7 +132,15 @@ def assert_every_replica_serves(probe: Probe, swarm: Swarm, version: str, timeou
 
 def deploy(lab: lablib.Lab, swarm: Swarm, row: dict) -> None:
     """Step 1: what `dws lab deploy` does (build and push, secrets, label, network,
-    stack deploy), then every Active node answers on port 80."""
+    stack deploy), then every Active node answers on port 80.
+
+    A stack already running (after `dws tutorial`, or an update in flight) is
+    removed first: the replay starts, as the tutorial does, from a fresh deploy,
+    so no earlier update's monitor window turns its `docker stop` into a rollback.
+    """
+    if deploy_mod.stack_exists(lab):
+        say("removing the running stack first: the replay starts from a fresh deploy")
+        deploy_mod.stack_removed(lab)
     try:
         figures = deploy_mod.deploy(lab, say=lambda line: say(line.strip()))
     except deploy_mod.DeployError as exc:

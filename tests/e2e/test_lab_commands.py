@@ -76,9 +76,12 @@ def test_tutorial_runs_every_step(swarm_lab, run_dws, timings):
     assert "$ docker node update --availability drain cloud02" in out
     assert "$ docker service scale --detach dws_bootservice=6" in out
     assert (
-        "--update-parallelism 2 --update-delay 5s --image tcr:5000/myhub/bootservice:2.0-dws" in out
-    )
-    assert re.search(r"answered by replica \w+ at version 2\.0", out)
+        "$ docker service update --detach --update-parallelism 2 --update-delay 5s "
+        "--image tcr:5000/myhub/bootservice:2.0-dws dws_bootservice"
+    ) in out
+    assert re.search(r"answered by replica \w+ at version 1\.0", out)
+    # During the update, both versions answer through the front.
+    assert re.search(r"answering now \(of 12 requests\): 1\.0 x\d+, 2\.0 x\d+", out)
     assert "rollback_completed" in out
     assert "The stack stays up" in out
 
