@@ -15,7 +15,7 @@ one by default) and, with --push, pushes them to a private registry:
 The server version of mysql and nginx is the major.minor of the base image's
 MYSQL_VERSION / MARIADB_VERSION / NGINX_VERSION (e.g. 8.4, 1.27). The
 bootservice build is hermetic: the wheels of services/bootservice/
-requirements.lock are downloaded here, on this machine, into build/wheels for
+requirements.lock are downloaded here, on the host that runs build.py, into build/wheels for
 the image's Python and the engine's CPU, and the image installs only those;
 every build runs with networking off.
 

@@ -522,7 +522,7 @@ def machine_info() -> dict:
 
 
 def goals(targets: dict[str, dict], rss_max: float | None) -> dict[str, bool]:
-    """The issue's targets, each met or not (informational, never a failure)."""
+    """The project's performance targets, each met or not (informational, never a failure)."""
     out: dict[str, bool] = {}
     for star in ("", "*"):  # production, then the candidate if one ran
         lookup, page = targets.get("lookup" + star), targets.get("page" + star)

@@ -212,7 +212,7 @@ class Gunicorn:
         return [gunicorn, "--config", "python:bootservice.gunicorn_conf"]
 
     def environment(self) -> dict[str, str]:
-        """This machine's environment less its DB_* settings, plus ours."""
+        """This process's environment less its DB_* settings, plus ours."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_"))}
         if self.workers is not None:
             env["WEB_CONCURRENCY"] = str(self.workers)

@@ -23,7 +23,7 @@
   build.py can build there (skip with ``--no-bases`` or DWS_OFFICIAL_BASES=1).
 
 The node and registry images are built from Debian packages with mmdebstrap
-(no image can be pulled on these machines) and cached by a tag derived from
+(so the lab needs no registry to pull from) and cached by a tag derived from
 their recipe. The lab's addresses live in ``build/lab/state.json``; the e2e
 tests use the same code through :func:`up`, :func:`down` and :class:`Lab`.
 """
@@ -115,7 +115,7 @@ def log(message: str) -> None:
 
 
 def docker(*args: str, host: str | None = None, **kwargs) -> str:
-    """The docker CLI against this machine's engine, or ``host`` (a node's engine).
+    """The docker CLI against the host's own engine, or ``host`` (a node's engine).
 
     Never the engine DOCKER_HOST names: after `export DOCKER_HOST=<cloud01>` as
     `status` suggests, `dws lab down` must still remove the lab from the host.
@@ -324,7 +324,7 @@ def _start_node(node: str, image: str) -> None:
     ]
     if node == MANAGER:
         # Plain TCP without TLS is acceptable only because the lab bridge is
-        # private to this machine; it lets the host's CLI and build.py drive
+        # private to the host; it lets the host's CLI and build.py drive
         # the manager exactly as a user on cloud01 would.
         dockerd += ["--host", f"tcp://0.0.0.0:{MANAGER_PORT}"]
     docker(
@@ -338,8 +338,8 @@ def _start_node(node: str, image: str) -> None:
         f"{LABEL}=node",
         "--network",
         NETWORK,
-        # The recipe from ENVIRONMENT.md: --privileged fails on these
-        # machines (one capability is missing), this set works.
+        # Not --privileged: it fails on hosts whose kernel lacks one of the
+        # capabilities it asks for; this explicit set works there and elsewhere.
         "--cap-add",
         "ALL",
         "--cap-drop",
@@ -387,7 +387,7 @@ def _start_lb(lab_nodes: dict[str, str], port: int) -> int:
 def load_bases(lab: Lab) -> dict[str, str]:
     """Put the stand-in base images (dws.standins) into the manager's engine.
 
-    No registry can be pulled from on these machines, so build.py on cloud01
+    Where no registry can be pulled from, build.py on cloud01
     needs the python, nginx and mysql stand-ins there: built (cached) on the
     host's engine, then copied. Returns {name: tag} for build.py --base-image.
     """

@@ -99,7 +99,7 @@ def docker(
     """Run the docker CLI and return its stdout.
 
     ``host`` None: the engine DOCKER_HOST (or the current context) names, as a
-    user's shell would; "": this machine's own engine whatever DOCKER_HOST
+    user's shell would; "": the host's own engine whatever DOCKER_HOST
     says; otherwise that address. The CLI rather than the SDK where a user would type the same
     command, and because some options (`--security-opt systempaths=unconfined`)
     exist only in the CLI.

@@ -25,7 +25,7 @@ from helpers import DEMO_USER, basic_auth
 
 TARGET_KEYS = {"rps", "p50_ms", "p99_ms", "errors"}
 MACHINE_KEYS = {"date", "cpu_count", "cpu_model", "python", "nginx", "mariadb"}
-# The issue's bound: a write is visible to every read that follows it by 1 s.
+# The bound on staleness: a write is visible to every read that follows it by 1 s.
 VISIBLE_WITHIN_S = 1.0
 
 
@@ -94,7 +94,7 @@ _names = count(1)
 
 def test_write_is_visible_to_every_following_read_through_nginx(stack):
     """After an update and a create through nginx, every read on every instance
-    sees them within the issue's 1 s bound (so any read cache must honour it)."""
+    sees them within the 1 s bound (so any read cache must honour it)."""
     base = f"{stack.url()}/api/v1/countries"
     auth = basic_auth(*DEMO_USER)
     instances = {f"127.0.0.1:{app.port}" for app in stack.apps["bootservice"]}

@@ -2,7 +2,7 @@
 
 It answers a small JSON object and touches nothing else, so under the same
 gunicorn settings and the same nginx as bootservice it measures the ceiling
-of Flask + gunicorn on this machine: what no Flask service can beat.
+of Flask + gunicorn on the machine measured: what no Flask service can beat.
 """
 
 from __future__ import annotations
