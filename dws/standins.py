@@ -1,7 +1,7 @@
 """Stand-in base images for machines that cannot pull the official ones.
 
 The images of this project are based on the official `python`, `nginx` and
-`mysql` images. Where no registry is reachable (see ENVIRONMENT.md), the tests
+`mysql` images. Where no registry is reachable, the tests
 and the swarm lab build look-alikes from Debian packages instead: a root
 filesystem from `mmdebstrap`, turned into an image by `docker import` with the
 ENV / ENTRYPOINT / CMD the official image has. Each stand-in implements the
