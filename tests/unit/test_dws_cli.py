@@ -190,3 +190,37 @@ def test_watch_screen_shows_nodes_tasks_and_versions():
     assert "bootservice 1.0 Running" in text
     assert "abc" in text and "def" in text
     assert "1.0 0.2/s" in text and "2.0 0.2/s" in text and "failures: 1 (502)" in text
+
+
+def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
+    def interrupted(_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.COMMANDS, "tutorial", interrupted)
+    assert cli.main(["tutorial"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "dws tutorial: interrupted; `dws lab status` shows what runs, "
+        "`dws lab down` removes everything"
+    ]
+
+
+def test_every_error_status_is_documented():
+    from dws import check, deploy, tutorial, util
+
+    classes = [
+        util.DwsError,
+        util.UsageError,
+        util.DockerError,
+        lab.LabError,
+        lab.LabNotUp,
+        lab.LabAlreadyUp,
+        lab.PortInUse,
+        deploy.DeployError,
+        tutorial.StepFailed,
+        check.CheckFailed,
+        check.NotAManager,
+    ]
+    statuses = [c.status for c in classes]
+    assert len(set(statuses)) == len(statuses), statuses
+    assert set(statuses) <= set(cli.EXIT_STATUSES)
