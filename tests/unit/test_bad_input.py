@@ -79,7 +79,8 @@ def test_unknown_page_is_html_404(client):
 
 def test_get_never_deletes(client, rows):
     # The original's GET /countries/delete/{id} is gone.
-    assert client.get("/countries/delete/1").status_code == 404
+    resp = client.get("/countries/delete/1")
+    assert resp.status_code == 405 and "deletes are a POST" in resp.get_data(as_text=True)
     assert client.get("/countries/1/delete").status_code == 405
     assert client.get("/cities/delete/1").status_code == 404
     assert rows("SELECT COUNT(*) FROM country WHERE id = 1")[0][0] == 1

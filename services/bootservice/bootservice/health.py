@@ -7,6 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import db
+from .migrate import current_revision, head_revision
 
 bp = Blueprint("health", __name__)
 
@@ -24,7 +25,15 @@ def readyz() -> tuple[Response, int]:
     try:
         with db.engine().connect() as conn:
             conn.execute(text("SELECT 1"))
+            revision = current_revision(conn)
     except SQLAlchemyError as exc:
+        # The driver's text names hosts and accounts: for the log only.
         reason = str(getattr(exc, "orig", exc) or exc).splitlines()[0][:200]
-        return jsonify({"status": "unavailable", "reason": f"database: {reason}"}), 503
+        current_app.logger.warning("readyz: database unavailable: %s", reason)
+        return jsonify({"status": "unavailable", "reason": "database unavailable"}), 503
+    if revision != head_revision():
+        current_app.logger.warning(
+            "readyz: schema at %s, this release needs %s", revision, head_revision()
+        )
+        return jsonify({"status": "unavailable", "reason": "database schema not migrated"}), 503
     return jsonify({"status": "ready"}), 200

@@ -11,18 +11,19 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from .api import list_json, read_json
+from .reads import list_json, read_json, sees_private
 from .resources import CITIES, USERS, Resource
+from .validation import parse_id
 
 bp = Blueprint("legacy", __name__)
 
 
 def _register(res: Resource) -> None:
     def listing() -> Any:
-        return jsonify(list_json(res))
+        return jsonify(list_json(res, sees_private(res)))
 
     def view(raw_id: str) -> Any:
-        return jsonify(read_json(res, raw_id))
+        return jsonify(read_json(res, raw_id, sees_private(res, parse_id(raw_id, res.id_max))))
 
     def add() -> Any:
         # The original answered /add with an empty object to fill in.
