@@ -95,7 +95,7 @@ def test_user_password_hashed_in_mariadb(base_url, citydb, auth_header):
         f"{base_url}/api/v1/users",
         headers=auth_header,
         timeout=10,
-        json={"username": "bob", "password": "again"},
+        json={"username": "bob", "password": "again-and-again"},
     )
     assert resp.status_code == 409 and resp.json()["detail"] == {
         "username": "'bob' is already taken"
