@@ -80,7 +80,7 @@ BAD_WRITES = [
         401,
         "invalid credentials",
         b'{"countryname": "X", "countrycode": "X"}',
-        {**JSON, **basic_auth("test1", "nope")},
+        {**JSON, **basic_auth(DEMO_USER[0], "nope")},
     ),
     Case(
         "unknown-user",
@@ -224,7 +224,11 @@ BAD_WRITES = [
         "invalid field",
     ),
     _post(
-        "user-duplicate", "/api/v1/users", {"username": "test2", "password": "pass-word"}, 409, "conflict"
+        "user-duplicate",
+        "/api/v1/users",
+        {"username": "test2", "password": "pass-word"},
+        409,
+        "conflict",
     ),
     _post(
         "user-rename-clash",

@@ -6,6 +6,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from helpers import DEMO_USER
+
 
 def names(browser) -> list[str]:
     return [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#countries td.name")]
@@ -37,8 +39,8 @@ def test_search_page_login_add_delete(browser, base_url, citydb, tmp_path):
 
     # Log in from the header link and come back.
     browser.find_element(By.ID, "login-link").click()
-    browser.find_element(By.NAME, "username").send_keys("test1")
-    browser.find_element(By.NAME, "password").send_keys("12345678")
+    browser.find_element(By.NAME, "username").send_keys(DEMO_USER[0])
+    browser.find_element(By.NAME, "password").send_keys(DEMO_USER[1])
     browser.find_element(By.ID, "login-submit").click()
     WebDriverWait(browser, 5).until(ec.presence_of_element_located((By.ID, "logout")))
     assert "page=2" in browser.current_url
@@ -55,7 +57,7 @@ def test_search_page_login_add_delete(browser, base_url, citydb, tmp_path):
     assert citydb.query("SELECT countrycode FROM country WHERE countryname = 'Browserland'") == (
         ("BL",),
     )
-    browser.save_screenshot("/tmp/dws-added.png")
+    browser.save_screenshot(str(tmp_path / "added.png"))
 
     # Delete it (the confirm dialog is accepted), and it is gone.
     browser.find_element(By.CSS_SELECTOR, "#countries button.delete").click()

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from cases import BAD_INPUT, Case
-from helpers import basic_auth
+from helpers import basic_auth, form_login
 
 COUNTS = (
     "SELECT (SELECT COUNT(*) FROM country), (SELECT COUNT(*) FROM city), "
@@ -122,18 +122,8 @@ def test_pages_and_headers(base_url, gunicorn):
 
 def test_login_session_shared_by_workers(base_url, citydb):
     # Two workers share SECRET_KEY_FILE, so a login holds on whichever answers.
-    import re
-
     session = requests.Session()
-    page = session.get(f"{base_url}/login", timeout=10).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    resp = session.post(
-        f"{base_url}/login",
-        timeout=10,
-        allow_redirects=False,
-        data={"username": "test1", "password": "12345678", "csrf_token": token},
-    )
-    assert resp.status_code == 302
+    assert form_login(session, base_url).status_code == 302
     for _ in range(6):
         assert 'id="logout"' in session.get(f"{base_url}/countries", timeout=10).text
     session.close()
