@@ -37,7 +37,7 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from . import db, throttle
 from .apierror import ApiError
@@ -176,8 +176,13 @@ def start_session(user: User) -> None:
     now = int(time.time())
     token = secrets.token_urlsafe(32)
     sess = db.session()
-    # Sessions past their lifetime are of no use to anyone.
-    sess.execute(delete(WebSession).where(WebSession.expires_at <= now))
+    # Sessions past their lifetime are of no use to anyone, and the one this
+    # cookie held until now ends with the new login.
+    ended = [WebSession.expires_at <= now]
+    old = session.get("sid")
+    if isinstance(old, str):
+        ended.append(WebSession.id == _token_id(old))
+    sess.execute(delete(WebSession).where(or_(*ended)))
     sess.add(
         WebSession(
             id=_token_id(token),
