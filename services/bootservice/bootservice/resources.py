@@ -109,6 +109,22 @@ class Resource:
         session.commit()
         return True
 
+    def _clean(self, f: Field, raw: Any) -> Any:
+        if f.kind == "integer":
+            return clean_int(f.name, raw, f.low, f.high, required=f.required)
+        value = clean_text(
+            f.name,
+            raw,
+            self.max_length(f),
+            required=f.required,
+            strip=f.strip,
+            min_length=f.min_length,
+        )
+        if f.choices and value is not None and value not in f.choices:
+            choices = " or ".join(repr(c) for c in f.choices)
+            raise ApiError(400, "invalid field", {f.name: f"must be {choices}"})
+        return value
+
     def parse_filters(self, args: Any) -> dict[str, str]:
         """The search parameters the query string sets (checked, non-empty)."""
         found = {name: query_text(args, name) for name in self.filters}
@@ -134,25 +150,18 @@ class Resource:
         if unknown:
             raise ApiError(400, "unknown fields", {name: "is not a field" for name in unknown})
         values: dict[str, Any] = {}
+        problems: dict[str, Any] = {}
         for f in self.fields:
             if f.keep_on_put and not creating and f.name not in body:
                 continue
             raw = body.get(f.name, f.default if creating else None)
-            if f.kind == "integer":
-                value = clean_int(f.name, raw, f.low, f.high, required=f.required)
-            else:
-                value = clean_text(
-                    f.name,
-                    raw,
-                    self.max_length(f),
-                    required=f.required,
-                    strip=f.strip,
-                    min_length=f.min_length,
-                )
-                if f.choices and value is not None and value not in f.choices:
-                    choices = " or ".join(repr(c) for c in f.choices)
-                    raise ApiError(400, "invalid field", {f.name: f"must be {choices}"})
-            values[f.name] = value
+            try:
+                values[f.name] = self._clean(f, raw)
+            except ApiError as exc:
+                # Every field's problem at once: a form shows each beside its field.
+                problems.update(exc.detail)
+        if problems:
+            raise ApiError(400, "invalid field", problems)
         for name, transform in self.transforms:
             if values.get(name) is not None:
                 values[name] = transform(values[name])
