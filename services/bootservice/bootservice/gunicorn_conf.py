@@ -105,6 +105,13 @@ def worker_exit(server, worker) -> None:  # noqa: ANN001 - gunicorn's objects
 # does not have; nothing here uses it.
 control_socket_disable = True
 
+# Request-size limits above nginx's (4 KiB line and header, nginx.conf): an
+# oversized request is refused by nginx with the JSON error shape and never
+# meets gunicorn's own HTML error page.
+limit_request_line = 8190
+limit_request_fields = 32768
+limit_request_field_size = 8190
+
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
