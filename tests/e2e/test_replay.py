@@ -30,8 +30,6 @@ import pytest
 import requests
 from replay_support import REPORT, Probe, Record, Swarm, wait_for
 
-from helpers import DEMO_USER
-
 pytestmark = pytest.mark.e2e
 
 REPO = lablib.REPO
@@ -43,7 +41,16 @@ TITLE = {"1.0": "国家(地区)列表", "2.0": "国家(地区)列表-2.0版本"}
 DB_NODE = "cloud03"  # labelled dws.db=true: never the node that gets drained
 DRAIN_NODE = "cloud02"
 WORKERS = ("cloud02", "cloud03")
-SECRET_NAMES = ("mysql_root_password", "mysql_app_password", "bootservice_secret_key")
+SECRET_NAMES = (
+    "mysql_root_password",
+    "mysql_app_password",
+    "bootservice_secret_key",
+    "mysql_migrate_password",
+    "bootservice_admin_password",
+)
+# The deployed stack's only write-capable account: `admin`, whose password is
+# the bootservice_admin_password secret (the demo accounts are disabled).
+ADMIN = ("admin", secrets.token_hex(16))
 ZERO_FAILURE_STEPS = ("balance", "heal", "drain", "scale", "update", "rollback", "auto-rollback")
 
 
@@ -187,7 +194,9 @@ def deploy(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], row: dict, tmp: P
             ["docker", "secret", "create", name, "-"],
             env=env,
             check=True,
-            input=secrets.token_hex(32).encode(),
+            input=(
+                ADMIN[1] if name == "bootservice_admin_password" else secrets.token_hex(32)
+            ).encode(),
             capture_output=True,
             timeout=60,
         )
@@ -229,7 +238,7 @@ def test_tutorial_replay(swarm_lab: lablib.Lab, tmp_path: Path) -> None:
     env = dict(os.environ, DOCKER_HOST=lab.manager_host)
     env.pop("DOCKER_CONTEXT", None)
     REPORT.parent.mkdir(parents=True, exist_ok=True)
-    probe = Probe(lab.lb_url, DEMO_USER, run_id=secrets.token_hex(3))
+    probe = Probe(lab.lb_url, ADMIN, run_id=secrets.token_hex(3))
     steps = Steps(probe)
     test_started = time.monotonic()
     report: dict = {}
@@ -279,7 +288,7 @@ def test_tutorial_replay(swarm_lab: lablib.Lab, tmp_path: Path) -> None:
                 name = f"drain-{secrets.token_hex(4)}"
                 resp = s.post(
                     f"{lab.lb_url}/api/v1/countries",
-                    auth=DEMO_USER,
+                    auth=ADMIN,
                     timeout=10,
                     json={"countryname": name, "countrycode": "DR"},
                 )
