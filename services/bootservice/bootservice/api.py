@@ -20,9 +20,9 @@ from .apierror import ApiError
 from .auth import end_user_sessions, is_admin, require_basic_auth
 from .models import User
 from .openapi import openapi_document
-from .reads import get_row, list_json, not_found, read_json, sees_private
+from .reads import get_row, list_json, not_found, path_id, read_json, sees_private
 from .resources import ADMIN, RESOURCES, USERS, Resource
-from .validation import json_object, parse_id
+from .validation import json_object
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -71,8 +71,8 @@ def _register(res: Resource) -> None:
         return jsonify(list_json(res, sees_private(res)))
 
     def read(raw_id: str) -> Any:
-        row_id = parse_id(raw_id, res.id_max)
-        return jsonify(read_json(res, raw_id, sees_private(res, row_id)))
+        found = path_id(res, raw_id)
+        return jsonify(read_json(res, found, sees_private(res, found)))
 
     def create() -> Any:
         caller = require_basic_auth()
@@ -89,13 +89,13 @@ def _register(res: Resource) -> None:
 
     def replace(raw_id: str) -> Any:
         caller = require_basic_auth()
-        row_id = parse_id(raw_id, res.id_max)
+        found = path_id(res, raw_id)
         body = json_object(request)
-        if "id" in body and body["id"] != row_id:
+        if "id" in body and body["id"] != found:
             raise ApiError(400, "invalid field", {"id": "does not match the id in the path"})
         values = res.validate(body, creating=False)
         sess = db.session()
-        row = get_row(res, row_id, for_update=True)
+        row = get_row(res, found, for_update=True)
         if res is USERS:
             _authorize_user_write(caller, row, values)
             stays_admin = values.get("usertype", row.usertype) == ADMIN and values["enabled"] == 1
@@ -112,16 +112,16 @@ def _register(res: Resource) -> None:
 
     def remove(raw_id: str) -> Any:
         caller = require_basic_auth()
-        row_id = parse_id(raw_id, res.id_max)
+        found = path_id(res, raw_id)
         if res is USERS:
-            row = get_row(res, row_id, for_update=True)
+            row = get_row(res, found, for_update=True)
             _authorize_user_write(caller, row, {})
             if not is_admin(caller):
                 raise _forbidden("only an administrator may delete users")
             _guard_last_admin(row, stays_admin=False)
             end_user_sessions(row.id)
-        if not res.delete(db.session(), row_id):
-            raise not_found(res, row_id)
+        if not res.delete(db.session(), found):
+            raise not_found(res, found)
         return Response(status=204)
 
     collection = f"/{res.name}"

@@ -11,9 +11,8 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from .reads import list_json, read_json, sees_private
+from .reads import list_json, path_id, read_json, sees_private
 from .resources import CITIES, USERS, Resource
-from .validation import parse_id
 
 bp = Blueprint("legacy", __name__)
 
@@ -23,7 +22,8 @@ def _register(res: Resource) -> None:
         return jsonify(list_json(res, sees_private(res)))
 
     def view(raw_id: str) -> Any:
-        return jsonify(read_json(res, raw_id, sees_private(res, parse_id(raw_id, res.id_max))))
+        found = path_id(res, raw_id)
+        return jsonify(read_json(res, found, sees_private(res, found)))
 
     def add() -> Any:
         # The original answered /add with an empty object to fill in.

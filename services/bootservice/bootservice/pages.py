@@ -14,9 +14,8 @@ from . import db
 from .apierror import ApiError
 from .auth import csrf_on_post, login_required
 from .cache import table_version
-from .reads import get_row, list_json, not_found
+from .reads import get_row, list_json, not_found, path_id
 from .resources import COUNTRIES
-from .validation import parse_id
 
 bp = Blueprint("pages", __name__)
 
@@ -110,7 +109,7 @@ def create_country() -> Any:
 @login_required
 def edit_country(raw_id: str) -> Any:
     """The form filled with a country's values."""
-    row = get_row(COUNTRIES, parse_id(raw_id))
+    row = get_row(COUNTRIES, path_id(COUNTRIES, raw_id))
     return _form_page(row.id, COUNTRIES.to_json(row), {})
 
 
@@ -118,14 +117,14 @@ def edit_country(raw_id: str) -> Any:
 @login_required
 def update_country(raw_id: str) -> Any:
     """Save the edit form."""
-    return _save(get_row(COUNTRIES, parse_id(raw_id), for_update=True))
+    return _save(get_row(COUNTRIES, path_id(COUNTRIES, raw_id), for_update=True))
 
 
 @bp.post("/countries/<raw_id>/delete")
 @login_required
 def delete_country(raw_id: str) -> Any:
     """Delete a country, then back to the list."""
-    row_id = parse_id(raw_id)
+    row_id = path_id(COUNTRIES, raw_id)
     name = get_row(COUNTRIES, row_id).countryname
     if not COUNTRIES.delete(db.session(), row_id):
         raise not_found(COUNTRIES, row_id)
@@ -145,7 +144,7 @@ def legacy_add() -> Any:
 @bp.get("/countries/view/<raw_id>")
 def legacy_view(raw_id: str) -> Any:
     """The original's edit form: now /countries/<id>/edit."""
-    return redirect(url_for("pages.edit_country", raw_id=parse_id(raw_id)), 301)
+    return redirect(url_for("pages.edit_country", raw_id=path_id(COUNTRIES, raw_id)), 301)
 
 
 @bp.get("/countries/delete/<raw_id>")

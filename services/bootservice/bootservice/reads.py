@@ -50,9 +50,13 @@ def list_json(res: Resource, full: bool = False) -> dict[str, Any]:
     return paginate(db.session(), res.search(filters), page, rows, lambda r: res.to_json(r, full))
 
 
-def read_json(res: Resource, raw_id: str, full: bool = False) -> dict[str, Any]:
+def path_id(res: Resource, raw_id: str) -> int:
+    """The path's id, parsed once per request: a positive integer in range, or 400."""
+    return parse_id(raw_id, res.id_max)
+
+
+def read_json(res: Resource, row_id: int, full: bool = False) -> dict[str, Any]:
     """The resource with this id as JSON, or 404."""
-    row_id = parse_id(raw_id, res.id_max)
     if res.cached:
         snap = db.read_cache().table(res, db.session())
         if snap is not None:
