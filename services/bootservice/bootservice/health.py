@@ -7,7 +7,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import db
-from .migrate import current_revision, head_revision
 
 bp = Blueprint("health", __name__)
 
@@ -21,7 +20,12 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Readiness: 200 when the database answers a trivial query, else 503."""
+    """Readiness: 200 when the database answers and its schema is this
+    release's, else 503."""
+    # Imported here, not at the top: `python -m bootservice.migrate` imports
+    # the package first, which must not have imported the module it runs.
+    from .migrate import current_revision, head_revision
+
     try:
         with db.engine().connect() as conn:
             conn.execute(text("SELECT 1"))
