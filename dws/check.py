@@ -2,7 +2,7 @@
 
 Against the manager DOCKER_HOST names (or the local engine) it checks what
 stack.yml needs and a deploy does not report: the engine is a swarm manager,
-the three secrets exist, a node carries the database label, the overlay
+the five secrets exist, a node carries the database label, the overlay
 network exists (or what command creates it), and every image stack.yml names,
 with the variables of this environment, is in its registry. Each item prints
 as ok or with what to do; the exit status is non-zero if anything is missing.

@@ -151,6 +151,11 @@ def build_parser() -> Parser:
         "bench", help="the benchmark of the request path (dws bench --help)", add_help=False
     )
     sub.add_parser(
+        "flood",
+        help="latency of other users while passwords are guessed (dws flood --help)",
+        add_help=False,
+    )
+    sub.add_parser(
         "standins", help="build the stand-in base images and print their tags", add_help=False
     )
     return p
@@ -291,11 +296,15 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     """Parse, run, and turn every failure into one line and an exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    # These two keep their own option parsers.
+    # These keep their own option parsers.
     if argv[:1] == ["bench"]:
         from dws import bench
 
         return bench.main(argv[1:])
+    if argv[:1] == ["flood"]:
+        from dws import flood
+
+        return flood.main(argv[1:])
     if argv[:1] == ["standins"]:
         from dws import standins
 

@@ -28,7 +28,18 @@ from dws.util import REPO, DwsError, wait_until
 
 STACK = "dws"
 NAMESPACE = "myhub"
-SECRET_NAMES = ("mysql_root_password", "mysql_app_password", "bootservice_secret_key")
+SECRET_NAMES = (
+    "mysql_root_password",
+    "mysql_app_password",
+    "mysql_migrate_password",
+    "bootservice_secret_key",
+    "bootservice_admin_password",
+)
+ADMIN_SECRET = "bootservice_admin_password"
+ADMIN_USER = "admin"
+# A secret cannot be read back from the swarm, so the lab keeps the one a person
+# and the replay need, the administrator's password, beside its state (0600).
+ADMIN_PASSWORD_FILE = lablib.STATE_DIR / "admin-password"
 NETWORK = "my-network"
 SUBNET = "10.0.9.0/24"
 DB_LABEL = "dws.db=true"
@@ -92,16 +103,37 @@ def build_and_push(lab: lablib.Lab) -> dict[str, str]:
 
 
 def ensure_secrets(lab: lablib.Lab) -> list[str]:
-    """Create the missing secrets with random values; return the names created."""
+    """Create the missing secrets with random values; return the names created.
+
+    The administrator's password is also written to ADMIN_PASSWORD_FILE.
+    """
     have = set(lab.docker("secret", "ls", "--format", "{{.Name}}").split())
+    if ADMIN_SECRET in have and not ADMIN_PASSWORD_FILE.exists():
+        raise DeployError(
+            f"secret {ADMIN_SECRET} exists but {ADMIN_PASSWORD_FILE} does not: "
+            f"`docker stack rm {STACK}` and `docker secret rm {ADMIN_SECRET}`, then deploy again"
+        )
     created = []
     for name in SECRET_NAMES:
         if name in have:
             continue
         # As the README: printf '%s' "$(openssl rand -hex 32)" | docker secret create NAME -
-        lab.docker("secret", "create", name, "-", input=secrets.token_hex(32).encode())
+        value = secrets.token_hex(32)
+        if name == ADMIN_SECRET:
+            ADMIN_PASSWORD_FILE.parent.mkdir(parents=True, exist_ok=True)
+            ADMIN_PASSWORD_FILE.touch(mode=0o600)
+            ADMIN_PASSWORD_FILE.write_text(value)
+        lab.docker("secret", "create", name, "-", input=value.encode())
         created.append(name)
     return created
+
+
+def admin_credentials() -> tuple[str, str]:
+    """The deployed stack's administrator, as `dws lab deploy` created it."""
+    try:
+        return ADMIN_USER, ADMIN_PASSWORD_FILE.read_text()
+    except FileNotFoundError:
+        raise DeployError(f"no {ADMIN_PASSWORD_FILE}: run `dws lab deploy` first") from None
 
 
 def ensure_network(lab: lablib.Lab) -> bool:
@@ -157,7 +189,7 @@ def deploy(lab: lablib.Lab, say: Callable[[str], None] = print) -> dict:
     figures["build_seconds"] = round(time.monotonic() - started, 1)
     say(f"  built and pushed in {figures['build_seconds']} s; log: {BUILD_LOG}")
     created = ensure_secrets(lab)
-    say(f"$ docker secret create ... ({', '.join(created) or 'all three exist'})")
+    say(f"$ docker secret create ... ({', '.join(created) or 'all exist'})")
     lab.docker("node", "update", "--label-add", DB_LABEL, DB_NODE)
     say(f"$ docker node update --label-add {DB_LABEL} {DB_NODE}")
     made = ensure_network(lab)
@@ -182,6 +214,8 @@ def next_steps(lab: lablib.Lab, variables: dict[str, str] | None = None) -> str:
     return "\n".join(
         [
             f"The tutorial's page: {lab.lb_url}/countries",
+            f"Log in as {ADMIN_USER} with the password in {ADMIN_PASSWORD_FILE}"
+            " (the demo accounts are disabled in a deployed stack).",
             "Next:",
             "  dws tutorial          # the tutorial's steps, one after another (--pause)",
             "  dws watch             # live: nodes, tasks, who answers",

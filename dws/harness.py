@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pymysql
 import requests
+from sqlalchemy import create_engine
 
+from bootservice.migrate import upgrade
 from bootservice.seed import insert_statements
 from dws.util import REPO, SEED_SQL, free_port, wait_until
 
@@ -80,6 +82,19 @@ class MariaDB:
             f"GRANT SELECT, INSERT, UPDATE, DELETE ON citydb.* TO '{APP_USER}'@'%'",
             password="",
         )
+        # The schema migrations, as the stack's migrate task applies them.
+        self.migrate()
+
+    def migrate(self, database: str = "citydb") -> None:
+        """Upgrade `database` to the newest schema revision, as root."""
+        engine = create_engine(
+            f"mysql+pymysql://root:{self.root_password}@127.0.0.1:{self.port}/{database}"
+            "?charset=utf8mb4"
+        )
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
 
     def _client_args(self, password: str) -> list[str]:
         return [
@@ -178,6 +193,10 @@ class MariaDB:
                 cur.execute(f"ALTER TABLE `{table}` AUTO_INCREMENT = 1")
             for statement in insert_statements():
                 cur.execute(statement)
+            # No session or throttle survives a reset; cached copies reload.
+            cur.execute("DELETE FROM web_session")
+            cur.execute("DELETE FROM auth_throttle")
+            cur.execute("UPDATE table_version SET version = version + 1")
 
     def app_env(self) -> dict[str, str]:
         """The service's environment for connecting as the app user."""

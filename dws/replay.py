@@ -26,7 +26,6 @@ import requests
 from dws import deploy as deploy_mod
 from dws import lab as lablib
 from dws.probe import REPORT, Probe, Record, Swarm, wait_for
-from dws.util import DEMO_USER
 
 REPO = lablib.REPO
 STACK = deploy_mod.STACK
@@ -161,7 +160,8 @@ def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
     env = dict(os.environ, DOCKER_HOST=lab.manager_host)
     env.pop("DOCKER_CONTEXT", None)
     REPORT.parent.mkdir(parents=True, exist_ok=True)
-    probe = Probe(lab.lb_url, DEMO_USER, run_id=secrets.token_hex(3))
+    deploy_mod.ensure_secrets(lab)  # the writer needs the administrator's password
+    probe = Probe(lab.lb_url, deploy_mod.admin_credentials(), run_id=secrets.token_hex(3))
     steps = Steps(probe)
     test_started = time.monotonic()
     report: dict = {}
@@ -211,7 +211,7 @@ def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
                 name = f"drain-{secrets.token_hex(4)}"
                 resp = s.post(
                     f"{lab.lb_url}/api/v1/countries",
-                    auth=DEMO_USER,
+                    auth=deploy_mod.admin_credentials(),
                     timeout=10,
                     json={"countryname": name, "countrycode": "DR"},
                 )

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
+from typing import Any
 
 from dws.util import free_port  # noqa: F401 - re-exported for the tests
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_SQL = REPO / "services" / "mysql" / "citydb.sql"
-# The seeded demo account (its hash is in the seed SQL, not this password).
+# The seeded demo accounts (their hashes are in the seed SQL, not these
+# passwords): test1 and test3 are administrators (usertype 1), test2 an
+# ordinary user (usertype 2).
 DEMO_USER = ("test1", "12345678")
+DEMO_ADMIN2 = ("test3", "bbbb")
+DEMO_ORDINARY = ("test2", "aaaa")
 SEED_COUNTRIES = 183
 
 
@@ -18,3 +24,27 @@ def basic_auth(username: str, password: str) -> dict[str, str]:
     """An Authorization header for HTTP Basic."""
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
+
+
+def text_of(resp: Any) -> str:
+    """The body of a Flask test response or a requests response, as text."""
+    return resp.get_data(as_text=True) if hasattr(resp, "get_data") else resp.text
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token embedded in a page's form."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def form_login(client: Any, base: str = "", user: tuple[str, str] = DEMO_USER) -> Any:
+    """Log in through the login form with a Flask test client (`base` "") or
+    a requests.Session (`base` the server's URL); returns the POST's answer."""
+    page = text_of(client.get(f"{base}/login"))
+    extra = {} if hasattr(client, "application") else {"allow_redirects": False, "timeout": 10}
+    return client.post(
+        f"{base}/login",
+        data={"username": user[0], "password": user[1], "csrf_token": csrf_of(page)},
+        **extra,
+    )

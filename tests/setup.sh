@@ -8,6 +8,7 @@ packages=(
     mariadb-server mariadb-client   # integration: a real MariaDB
     nginx wrk                       # integration and benchmark
     chromium chromium-driver        # browser tier
+    fonts-wqy-zenhei                # CJK glyphs, so the browser tier's screenshots are readable
     docker.io docker-registry mmdebstrap iptables iproute2  # docker and e2e tiers
 )
 missing=()

@@ -129,6 +129,8 @@ def secrets_dir(tmp_path_factory) -> Path:
     # Awkward characters on purpose: the init script must quote them.
     (d / "mysql_root_password").write_text(secrets.token_urlsafe(18) + "'\\\n")
     (d / "mysql_app_password").write_text(secrets.token_urlsafe(18) + "'\"\n")
+    (d / "mysql_migrate_password").write_text(secrets.token_urlsafe(18) + "'\\\n")
+    (d / "bootservice_admin_password").write_text(secrets.token_urlsafe(18) + "\n")
     d.chmod(0o755)
     for f in d.iterdir():
         f.chmod(0o644)  # the container users (mysql, bootservice) must read them
@@ -148,6 +150,7 @@ def stack(pulled, containers, secrets_dir) -> AppContainers:
         environment={
             "MYSQL_ROOT_PASSWORD_FILE": "/run/secrets/mysql_root_password",
             "MYSQL_APP_PASSWORD_FILE": "/run/secrets/mysql_app_password",
+            "MYSQL_MIGRATE_PASSWORD_FILE": "/run/secrets/mysql_migrate_password",
         },
         binds=secret_bind,
     )
@@ -170,6 +173,22 @@ def stack(pulled, containers, secrets_dir) -> AppContainers:
         for key in ("boot1", "boot2")
     ]
     containers.wait_health(mysql, "healthy", 240)
+    # The stack's one-shot migrate task: the schema to this release's head.
+    migrate = containers.run(
+        pulled.image("boot1"),
+        "migrate",
+        network=net,
+        environment={
+            "DB_HOST": "mysql",
+            "DB_USER": "dws_migrate",
+            "DB_PASSWORD_FILE": "/run/secrets/mysql_migrate_password",
+            "ADMIN_PASSWORD_FILE": "/run/secrets/bootservice_admin_password",
+        },
+        binds=secret_bind,
+        command=["python", "-m", "bootservice.migrate"],
+    )
+    exit_status = containers.api.wait(migrate, timeout=120)["StatusCode"]
+    assert exit_status == 0, containers.api.logs(migrate).decode(errors="replace")
     for name in boots:
         containers.wait_health(name, "healthy", 90)
     return AppContainers(

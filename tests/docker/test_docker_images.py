@@ -277,3 +277,18 @@ def test_nginx_retries_the_next_replica_when_one_dies(nginx, containers, stack, 
     api.kill(spare)
     statuses = [requests.get(f"{base}/healthz", timeout=15).status_code for _ in range(30)]
     assert statuses == [200] * 30
+
+
+def test_deployed_database_has_no_published_password(containers, stack, secrets_dir):
+    # After the migrate task: the demo accounts are disabled, `admin` has the secret.
+    base = f"http://{containers.ip(stack.boot1)}:8888"
+    body = {"name": "docker-tier"}
+    demo = requests.post(f"{base}/api/v1/cities", json=body, auth=("test1", "12345678"), timeout=10)
+    assert demo.status_code == 401
+    admin = ("admin", read_secret(secrets_dir, "bootservice_admin_password"))
+    created = requests.post(f"{base}/api/v1/cities", json=body, auth=admin, timeout=10)
+    assert created.status_code == 201, created.text
+    assert (
+        requests.delete(base + created.headers["Location"], auth=admin, timeout=10).status_code
+        == 204
+    )

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from cases import BAD_INPUT, Case
-from helpers import basic_auth
+from helpers import DEMO_ORDINARY, DEMO_USER, basic_auth, form_login
 
 COUNTS = (
     "SELECT (SELECT COUNT(*) FROM country), (SELECT COUNT(*) FROM city), "
@@ -95,7 +95,7 @@ def test_user_password_hashed_in_mariadb(base_url, citydb, auth_header):
         f"{base_url}/api/v1/users",
         headers=auth_header,
         timeout=10,
-        json={"username": "bob", "password": "again"},
+        json={"username": "bob", "password": "again-and-again"},
     )
     assert resp.status_code == 409 and resp.json()["detail"] == {
         "username": "'bob' is already taken"
@@ -122,18 +122,8 @@ def test_pages_and_headers(base_url, gunicorn):
 
 def test_login_session_shared_by_workers(base_url, citydb):
     # Two workers share SECRET_KEY_FILE, so a login holds on whichever answers.
-    import re
-
     session = requests.Session()
-    page = session.get(f"{base_url}/login", timeout=10).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    resp = session.post(
-        f"{base_url}/login",
-        timeout=10,
-        allow_redirects=False,
-        data={"username": "test1", "password": "12345678", "csrf_token": token},
-    )
-    assert resp.status_code == 302
+    assert form_login(session, base_url).status_code == 302
     for _ in range(6):
         assert 'id="logout"' in session.get(f"{base_url}/countries", timeout=10).text
     session.close()
@@ -146,3 +136,49 @@ def test_access_log_line_per_request(base_url, gunicorn):
     line = lines[0]
     assert '"GET /api/v1/countries/7?probe=accesslog HTTP/1.1" 200' in line
     assert "instance=" in line and "ms" in line and "version=1.0" in line
+
+
+def test_roles_on_mariadb(base_url, citydb):
+    admin, ordinary = basic_auth(*DEMO_USER), basic_auth(*DEMO_ORDINARY)
+    users = f"{base_url}/api/v1/users"
+    refused = requests.post(
+        users, json={"username": "x1", "password": "pass-word"}, headers=ordinary, timeout=10
+    )
+    assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+    own = requests.put(
+        f"{users}/2",
+        json={"username": "test2", "enabled": 1, "usertype": "1"},
+        headers=ordinary,
+        timeout=10,
+    )
+    assert own.status_code == 403
+    for uid, change in ((3, {"enabled": 0}), (5, {"enabled": 0})):
+        body = {"username": f"test{uid}", **change}
+        assert requests.put(f"{users}/{uid}", json=body, headers=admin, timeout=10).ok
+    last = requests.delete(f"{users}/1", headers=admin, timeout=10)
+    assert last.status_code == 409 and "last enabled administrator" in last.json()["detail"]
+    assert citydb.query("SELECT username FROM user_info WHERE usertype = '1' AND enabled = 1") == (
+        ("test1",),
+    )
+    assert set(requests.get(f"{users}/1", timeout=10).json()) == {
+        "id",
+        "username",
+        "usertype",
+        "enabled",
+    }
+    assert "email" in requests.get(f"{users}/1", headers=admin, timeout=10).json()
+
+
+def test_head_and_options_on_gunicorn(base_url, citydb):
+    resp = requests.head(
+        f"{base_url}/api/v1/countries",
+        data=b'{"countryname": "H", "countrycode": "H"}',
+        headers={**basic_auth(*DEMO_USER), "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert resp.status_code == 200 and resp.content == b""
+    assert citydb.query("SELECT COUNT(*) FROM country") == ((183,),)
+    options = requests.options(f"{base_url}/api/v1/countries/1", timeout=10)
+    assert "DELETE" in options.headers["Allow"]
+    patch = requests.patch(f"{base_url}/api/v1/countries/1", timeout=10)
+    assert patch.status_code == 405 and "PUT" in patch.headers["Allow"]

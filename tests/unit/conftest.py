@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +10,8 @@ from flask.testing import FlaskClient
 
 from bootservice import create_app, db
 from bootservice.config import load_config
+
+from helpers import form_login
 
 
 @pytest.fixture
@@ -50,20 +51,8 @@ def rows(app):
     return query
 
 
-def csrf_of(html: str) -> str:
-    """The CSRF token embedded in a page's form."""
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "page has no CSRF token"
-    return match.group(1)
-
-
 @pytest.fixture
 def logged_in(client) -> FlaskClient:
-    """`client` after logging in through the login form as test1."""
-    page = client.get("/login").get_data(as_text=True)
-    resp = client.post(
-        "/login",
-        data={"username": "test1", "password": "12345678", "csrf_token": csrf_of(page)},
-    )
-    assert resp.status_code == 302
+    """`client` after logging in through the login form as DEMO_USER."""
+    assert form_login(client).status_code == 302
     return client

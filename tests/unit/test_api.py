@@ -25,7 +25,11 @@ def test_last_and_beyond_last_page(client):
 
 
 def test_rows_capped_at_100(client):
+    # 183 rows exist: 100 is served in full, 101 is refused rather than cut.
     assert len(client.get("/api/v1/countries?rows=100").get_json()["list"]) == 100
+    resp = client.get("/api/v1/countries?rows=101")
+    assert resp.status_code == 400
+    assert resp.get_json()["detail"] == "rows must be between 1 and 100, got 101"
 
 
 def test_search_by_name_is_case_insensitive_substring(client):

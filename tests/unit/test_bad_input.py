@@ -23,7 +23,15 @@ def test_refused_with_clear_json(client, rows, case: Case):
     assert rows(COUNTS) == before
 
 
-def test_country_1_untouched_by_refused_writes(client):
+def test_country_1_untouched_by_refused_writes(client, rows):
+    aimed = [c for c in BAD_INPUT if c.method != "GET" and c.path == "/api/v1/countries/1"]
+    assert len(aimed) >= 3
+    for case in aimed:
+        resp = client.open(case.path, method=case.method, data=case.body, headers=case.headers)
+        assert resp.status_code == case.status, case.name
+    assert rows("SELECT id, countryname, countrycode FROM country WHERE id = 1") == [
+        (1, "Angola", "AO")
+    ]
     assert client.get("/api/v1/countries/1").get_json() == {
         "id": 1,
         "countryname": "Angola",
@@ -71,15 +79,22 @@ def test_html_page_shows_bad_input_message(client):
     assert "invalid page" in page and "page must be a positive integer" in page
 
 
-def test_unknown_page_is_html_404(client):
+def test_unknown_page_is_html_404(logged_in):
+    resp = logged_in.get("/countries/999999/edit")
+    assert resp.status_code == 404 and resp.mimetype == "text/html"
+    assert "no country with id 999999" in resp.get_data(as_text=True)
+
+
+def test_unknown_page_sends_anonymous_visitors_to_login_first(client):
+    # Nothing about the row is revealed before a login.
     resp = client.get("/countries/999999/edit")
-    # Anonymous: the login redirect comes first, nothing is revealed.
-    assert resp.status_code == 302
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/login?next=")
 
 
 def test_get_never_deletes(client, rows):
     # The original's GET /countries/delete/{id} is gone.
-    assert client.get("/countries/delete/1").status_code == 404
+    resp = client.get("/countries/delete/1")
+    assert resp.status_code == 405 and "deletes are a POST" in resp.get_data(as_text=True)
     assert client.get("/countries/1/delete").status_code == 405
     assert client.get("/cities/delete/1").status_code == 404
     assert rows("SELECT COUNT(*) FROM country WHERE id = 1")[0][0] == 1

@@ -10,6 +10,8 @@ from sqlalchemy import text
 from bootservice import create_app, db
 from bootservice.config import ConfigError, load_config
 
+from helpers import DEMO_USER, form_login
+
 
 def _write_behind_the_app(app, sql: str) -> None:
     # Another replica's write: straight to the database, no commit event here.
@@ -64,11 +66,12 @@ def test_ttl_zero_reads_the_database_every_time(app_env):
 def test_logged_in_visitor_never_gets_the_anonymous_copy(app, client):
     anonymous = app.test_client()
     assert 'id="login-link"' in anonymous.get("/countries").get_data(as_text=True)
-    page = client.get("/login").get_data(as_text=True)
-    token = page.split('name="csrf_token" value="')[1].split('"')[0]
-    client.post("/login", data={"username": "test1", "password": "12345678", "csrf_token": token})
+    assert form_login(client).status_code == 302
     html = client.get("/countries").get_data(as_text=True)
-    assert 'id="logout"' in html and "已添加" not in html and 'id="login-link"' not in html
+    # The logged-in page: the user's name, log out, edit controls; none of
+    # the anonymous copy's login link.
+    assert 'id="logout"' in html and 'id="login-link"' not in html
+    assert f'id="username">{DEMO_USER[0]}<' in html and 'class="delete"' in html
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", "2"])

@@ -60,9 +60,9 @@ def test_input_schema_matches_validation(spec):
     with pytest.raises(jsonschema.ValidationError):
         country_in.validate({"countryname": "X", "countrycode": "Y", "capital": "Z"})
     user_in = _validator(spec, "UserInput")
-    user_in.validate({"username": "u", "password": "p"})
+    user_in.validate({"username": "u", "password": "pass-word"})
     with pytest.raises(jsonschema.ValidationError):
-        user_in.validate({"username": "u", "password": "p", "enabled": 2})
+        user_in.validate({"username": "u", "password": "pass-word", "enabled": 2})
 
 
 def test_write_operations_require_basic_auth(spec):

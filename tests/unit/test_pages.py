@@ -9,7 +9,7 @@ import pytest
 from bootservice import create_app
 from bootservice.config import load_config
 
-from conftest import csrf_of
+from helpers import DEMO_USER, csrf_of
 
 
 def names(html: str) -> list[str]:
@@ -62,7 +62,7 @@ def test_anonymous_sees_no_edit_controls_and_is_sent_to_login(client):
 def test_login_wrong_password(client):
     page = client.get("/login").get_data(as_text=True)
     resp = client.post(
-        "/login", data={"username": "test1", "password": "x", "csrf_token": csrf_of(page)}
+        "/login", data={"username": DEMO_USER[0], "password": "x", "csrf_token": csrf_of(page)}
     )
     assert resp.status_code == 401
     assert "用户名或密码错误" in resp.get_data(as_text=True)
@@ -70,7 +70,7 @@ def test_login_wrong_password(client):
 
 def test_login_without_csrf_refused(client):
     client.get("/login")
-    resp = client.post("/login", data={"username": "test1", "password": "12345678"})
+    resp = client.post("/login", data={"username": DEMO_USER[0], "password": DEMO_USER[1]})
     assert resp.status_code == 400
     assert "CSRF" in resp.get_data(as_text=True)
 
@@ -135,8 +135,8 @@ def test_login_next_is_local_only(client):
     resp = client.post(
         "/login",
         data={
-            "username": "test1",
-            "password": "12345678",
+            "username": DEMO_USER[0],
+            "password": DEMO_USER[1],
             "csrf_token": csrf_of(page),
             "next": "//evil.example/",
         },

@@ -11,14 +11,29 @@ import socket
 from typing import Any
 
 from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import api, auth, db, errors, health, legacy, pages
-from .config import Config, load_config
+from .config import GENERATED_KEY_WARNING, Config, load_config
 from .validation import check_query_encoding
 
 __all__ = ["create_app", "Config", "load_config"]
 
 BASE_TITLE = "国家(地区)列表"
+# No inline script or style anywhere: user data can never become code.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS
+    (directly, or through a trusted proxy's X-Forwarded-Proto)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure
 
 
 def page_title(config: Config) -> str:
@@ -42,8 +57,14 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
         MAX_CONTENT_LENGTH=config.max_content_length,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        JSON_SORT_KEYS=False,
+        PERMANENT_SESSION_LIFETIME=config.session_lifetime,
     )
+    app.session_interface = _SessionInterface()
+    if config.trusted_proxies:
+        # X-Forwarded-For and -Proto from this many proxies in front are
+        # believed: the client address (throttling, logs) and HTTPS (cookies).
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.extensions["dws_config"] = config
@@ -64,6 +85,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
         # of watching load balancing and rolling updates.
         resp.headers["X-App-Version"] = config.app_version
         resp.headers["X-Served-By"] = instance
+        resp.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         return resp
 
     @app.context_processor
@@ -73,10 +95,9 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
             "instance": instance,
             "page_title": app.config["PAGE_TITLE"],
             "csrf_token": auth.csrf_token,
+            "current_user": auth.page_user,
         }
 
     if config.secret_key_generated and not config.embedded:
-        logging.getLogger(__name__).warning(
-            "SECRET_KEY_FILE is not set: sessions are per process and are lost on restart"
-        )
+        logging.getLogger(__name__).warning(GENERATED_KEY_WARNING)
     return app

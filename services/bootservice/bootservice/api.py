@@ -1,7 +1,11 @@
 """The JSON API under /api/v1: list, read, create, replace and delete.
 
 The same handlers serve countries, cities and users, driven by their
-`Resource` description. Reads are public; writes need HTTP Basic.
+`Resource` description. Reads are public; writes need HTTP Basic. Any
+enabled user may change countries and cities; users are changed by
+administrators, and by each user for their own password and profile.
+Each method has a view of its own, so HEAD (Flask's GET without a body)
+never reaches a write.
 """
 
 from __future__ import annotations
@@ -9,96 +13,124 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from sqlalchemy import select
 
 from . import db
-from .auth import require_basic_auth
-from .errors import ApiError
+from .apierror import ApiError
+from .auth import end_user_sessions, is_admin, require_basic_auth
+from .models import User
 from .openapi import openapi_document
-from .paging import page_info, paginate
-from .resources import RESOURCES, Resource
-from .validation import PAGE_MAX, json_object, parse_id, query_int
+from .reads import get_row, list_json, not_found, path_id, read_json, sees_private
+from .resources import ADMIN, RESOURCES, USERS, Resource
+from .validation import json_object
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def page_params() -> tuple[int, int]:
-    """The `page` and `rows` query parameters, checked."""
-    page = query_int(request.args, "page", 1, PAGE_MAX)
-    rows = query_int(request.args, "rows", 10, current_app.config["PAGE_SIZE_MAX"])
-    return page, rows
+def _forbidden(detail: str) -> ApiError:
+    return ApiError(403, "forbidden", detail)
 
 
-def list_json(res: Resource) -> dict[str, Any]:
-    """One page of `res`, filtered by the query string, as PageInfo."""
-    page, rows = page_params()
-    filters = res.parse_filters(request.args)
-    if res.cached and not filters:
-        snap = db.read_cache().table(res, db.session)
-        if snap is not None:
-            start = (page - 1) * rows
-            return page_info(len(snap.rows), page, rows, snap.rows[start : start + rows])
-    return paginate(db.session(), res.search(filters), page, rows, res.to_json)
+def _other_enabled_admins(row_id: int) -> int:
+    """Enabled administrators besides `row_id`, locked until the commit so
+    that two requests cannot each remove one of the last two."""
+    ids = (
+        db.session()
+        .scalars(
+            select(User.id)
+            .where(User.usertype == ADMIN, User.enabled == 1, User.id != row_id)
+            .with_for_update()
+        )
+        .all()
+    )
+    return len(ids)
 
 
-def read_json(res: Resource, raw_id: str) -> dict[str, Any]:
-    """The resource with this id as JSON, or 404."""
-    if res.cached:
-        snap = db.read_cache().table(res, db.session)
-        if snap is not None:
-            found = snap.by_id.get(parse_id(raw_id, res.id_max))
-            if found is None:
-                raise _not_found(res, raw_id)
-            return found
-    return res.to_json(get_row(res, raw_id))
+def _guard_last_admin(row: User, stays_admin: bool) -> None:
+    if is_admin(row) and not stays_admin and _other_enabled_admins(row.id) == 0:
+        raise ApiError(
+            409,
+            "conflict",
+            "the last enabled administrator cannot be disabled, demoted or deleted",
+        )
 
 
-def get_row(res: Resource, raw_id: str) -> Any:
-    """The row with this id, or 404."""
-    row = db.session().get(res.model, parse_id(raw_id, res.id_max))
-    if row is None:
-        raise _not_found(res, raw_id)
-    return row
-
-
-def _not_found(res: Resource, raw_id: str) -> ApiError:
-    return ApiError(404, "not found", f"no {res.singular} with id {raw_id}")
+def _authorize_user_write(caller: User, row: User | None, values: dict[str, Any]) -> None:
+    """Administrators may change anything; others only their own profile."""
+    if is_admin(caller):
+        return
+    if row is None or row.id != caller.id:
+        raise _forbidden("only an administrator may create, change or delete other users")
+    for name in ("usertype", "enabled"):
+        if name in values and values[name] != getattr(row, name):
+            raise _forbidden(f"a user cannot change their own {name}")
 
 
 def _register(res: Resource) -> None:
-    def collection() -> Any:
-        if request.method == "GET":
-            return jsonify(list_json(res))
-        require_basic_auth()
+    def listing() -> Any:
+        return jsonify(list_json(res, sees_private(res)))
+
+    def read(raw_id: str) -> Any:
+        found = path_id(res, raw_id)
+        return jsonify(read_json(res, found, sees_private(res, found)))
+
+    def create() -> Any:
+        caller = require_basic_auth()
         values = res.validate(json_object(request), creating=True)
-        res.conflicts(db.session(), values, None)
-        row = res.save(db.session(), None, values)
-        resp = jsonify(res.to_json(row))
+        if res is USERS:
+            _authorize_user_write(caller, None, values)
+        sess = db.session()
+        res.conflicts(sess, values, None)
+        row = res.save(sess, None, values)
+        resp = jsonify(res.to_json(row, full=res is USERS))
         resp.status_code = 201
         resp.headers["Location"] = url_for(f"api.{res.name}_item", raw_id=row.id)
         return resp
 
-    def item(raw_id: str) -> Any:
-        if request.method == "GET":
-            return jsonify(read_json(res, raw_id))
-        require_basic_auth()
-        sess = db.session()
-        if request.method == "DELETE":
-            sess.delete(get_row(res, raw_id))
-            sess.commit()
-            return Response(status=204)
+    def replace(raw_id: str) -> Any:
+        caller = require_basic_auth()
+        found = path_id(res, raw_id)
         body = json_object(request)
-        row = get_row(res, raw_id)
-        if "id" in body and body["id"] != row.id:
+        if "id" in body and body["id"] != found:
             raise ApiError(400, "invalid field", {"id": "does not match the id in the path"})
         values = res.validate(body, creating=False)
+        sess = db.session()
+        row = get_row(res, found, for_update=True)
+        if res is USERS:
+            _authorize_user_write(caller, row, values)
+            stays_admin = values.get("usertype", row.usertype) == ADMIN and values["enabled"] == 1
+            _guard_last_admin(row, stays_admin)
+            if (
+                "password" in values
+                or values["enabled"] != row.enabled
+                or values.get("usertype", row.usertype) != row.usertype
+            ):
+                end_user_sessions(row.id)
         res.conflicts(sess, values, row.id)
         res.save(sess, row, values)
-        return jsonify(res.to_json(row))
+        return jsonify(res.to_json(row, full=res is USERS))
 
-    bp.add_url_rule(f"/{res.name}", f"{res.name}_collection", collection, methods=["GET", "POST"])
-    bp.add_url_rule(
-        f"/{res.name}/<raw_id>", f"{res.name}_item", item, methods=["GET", "PUT", "DELETE"]
-    )
+    def remove(raw_id: str) -> Any:
+        caller = require_basic_auth()
+        found = path_id(res, raw_id)
+        if res is USERS:
+            row = get_row(res, found, for_update=True)
+            _authorize_user_write(caller, row, {})
+            if not is_admin(caller):
+                raise _forbidden("only an administrator may delete users")
+            _guard_last_admin(row, stays_admin=False)
+            end_user_sessions(row.id)
+        if not res.delete(db.session(), found):
+            raise not_found(res, found)
+        return Response(status=204)
+
+    collection = f"/{res.name}"
+    item = f"/{res.name}/<raw_id>"
+    bp.add_url_rule(collection, f"{res.name}_collection", listing, methods=["GET"])
+    bp.add_url_rule(collection, f"{res.name}_create", create, methods=["POST"])
+    bp.add_url_rule(item, f"{res.name}_item", read, methods=["GET"])
+    bp.add_url_rule(item, f"{res.name}_replace", replace, methods=["PUT"])
+    bp.add_url_rule(item, f"{res.name}_delete", remove, methods=["DELETE"])
 
 
 for _res in RESOURCES:
@@ -108,4 +140,5 @@ for _res in RESOURCES:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     """The OpenAPI 3 description of this API."""
-    return jsonify(openapi_document(current_app.config["APP_VERSION"]))
+    config = current_app.extensions["dws_config"]
+    return jsonify(openapi_document(config.app_version, config.page_size_max))

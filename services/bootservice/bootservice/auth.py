@@ -1,9 +1,16 @@
-"""Who may write: HTTP Basic for the API, a login session for the pages.
+"""Who is asking: HTTP Basic for the API, a login session for the pages.
 
 Both check the same `user_info` rows. Password hashes are deliberately slow
 (scrypt), so a process remembers for a minute which credentials it has just
 verified, keyed by a keyed digest that also covers the stored hash: changing
-a password or disabling a user takes effect at once.
+a password or disabling a user takes effect at once. Failed checks are
+throttled per account and per client address (`throttle`).
+
+A page session is a row of `web_session`; the signed cookie carries only a
+random token whose digest is the row's key. Logout deletes the row, and so
+does disabling, deleting or demoting a user or changing their password, so
+a copied cookie stops working on every worker and replica at once. A
+session ends `SESSION_LIFETIME` seconds after login whatever happens.
 """
 
 from __future__ import annotations
@@ -21,19 +28,22 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from sqlalchemy import select
-from werkzeug.security import check_password_hash
+from sqlalchemy import delete, or_, select
 
-from . import db
-from .errors import ApiError
-from .models import User
+from . import db, throttle
+from .apierror import ApiError
+from .models import User, WebSession
+from .passwords import MAX_LENGTH, password_matches
+from .resources import ADMIN
 
 bp = Blueprint("auth", __name__)
 
@@ -42,8 +52,14 @@ _CACHE_MAX = 1024
 _cache_key = secrets.token_bytes(32)
 _verified: dict[bytes, float] = {}
 _lock = threading.Lock()
-# Spent on unknown users so that their answer takes as long as a wrong password.
+# Spent on unknown and disabled users (same scrypt parameters as real
+# hashes), so that every refused answer takes as long as a wrong password.
 _DUMMY_HASH = "scrypt:32768:8:1$dummysaltdummysa$" + "0" * 128
+
+
+def is_admin(user: User | None) -> bool:
+    """True for an enabled administrator."""
+    return user is not None and bool(user.enabled) and user.usertype == ADMIN
 
 
 def _digest(username: str, password: str, stored: str) -> bytes:
@@ -58,7 +74,7 @@ def _password_matches(user: User, password: str) -> bool:
         expiry = _verified.get(key)
     if expiry is not None and expiry > now:
         return True
-    if not check_password_hash(user.password, password):
+    if not password_matches(user.password, password):
         return False
     with _lock:
         if len(_verified) >= _CACHE_MAX:
@@ -67,31 +83,127 @@ def _password_matches(user: User, password: str) -> bool:
     return True
 
 
+def _policy() -> throttle.Policy:
+    config = current_app.extensions["dws_config"]
+    return throttle.Policy(
+        config.throttle_window, config.throttle_account_failures, config.throttle_address_failures
+    )
+
+
 def authenticate(username: str, password: str) -> User | None:
-    """The enabled user with these credentials, or None."""
-    if not username or len(username) > 32 or len(password) > 1024:
+    """The enabled user with these credentials, or None; 429 while throttled."""
+    if not username or len(username) > 32 or len(password) > MAX_LENGTH:
         return None
+    keys = throttle.keys(username, request.remote_addr)
+    throttle.check(db.engine(), keys)
     user = db.session().scalars(select(User).where(User.username == username)).first()
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password)
-        return None
-    if not user.enabled or not _password_matches(user, password):
+    if user is None or not user.enabled:
+        password_matches(_DUMMY_HASH, password)
+        ok = False
+    else:
+        ok = _password_matches(user, password)
+    if not ok:
+        throttle.record_failure(db.engine(), keys, _policy())
         return None
     return user
+
+
+def basic_user() -> User | None:
+    """The API caller named by HTTP Basic credentials; None when none were
+    sent; 401 for wrong ones."""
+    creds = request.authorization
+    if creds is None:
+        return None
+    if creds.type != "basic":
+        raise ApiError(401, "authentication required", "send HTTP Basic credentials")
+    if "g_basic_user" not in g:
+        user = authenticate(creds.username or "", creds.password or "")
+        if user is None:
+            raise ApiError(401, "invalid credentials", "unknown user, wrong password or disabled")
+        g.g_basic_user = user
+    return g.g_basic_user
 
 
 def require_basic_auth() -> User:
     """The API caller's user, or a 401 asking for HTTP Basic credentials."""
-    creds = request.authorization
-    if creds is None or creds.type != "basic":
-        raise ApiError(401, "authentication required", "send HTTP Basic credentials")
-    user = authenticate(creds.username or "", creds.password or "")
+    user = basic_user()
     if user is None:
-        raise ApiError(401, "invalid credentials", "unknown user, wrong password or disabled")
+        raise ApiError(401, "authentication required", "send HTTP Basic credentials")
     return user
 
 
-# --- the pages: session login and CSRF ------------------------------------
+def viewer() -> User | None:
+    """Who reads: the page session's user, else the HTTP Basic user, if any."""
+    return page_user() or basic_user()
+
+
+# --- page sessions ----------------------------------------------------------
+
+
+def _token_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def page_user() -> User | None:
+    """The logged-in user of this page session, checked against the database
+    once per request; a session that ended is forgotten."""
+    if "page_user" in g:
+        return g.page_user
+    user = None
+    token = session.get("sid")
+    if isinstance(token, str):
+        now = int(time.time())
+        found = (
+            db.session()
+            .execute(
+                select(User)
+                .join(WebSession, WebSession.user_id == User.id)
+                .where(WebSession.id == _token_id(token), WebSession.expires_at > now)
+            )
+            .scalar_one_or_none()
+        )
+        if found is not None and found.enabled:
+            user = found
+        else:
+            session.pop("sid", None)
+    g.page_user = user
+    return user
+
+
+def start_session(user: User) -> None:
+    """A new session for `user` (a new token: the old cookie is worthless)."""
+    config = current_app.extensions["dws_config"]
+    now = int(time.time())
+    token = secrets.token_urlsafe(32)
+    sess = db.session()
+    # Sessions past their lifetime are of no use to anyone, and the one this
+    # cookie held until now ends with the new login.
+    ended = [WebSession.expires_at <= now]
+    old = session.get("sid")
+    if isinstance(old, str):
+        ended.append(WebSession.id == _token_id(old))
+    sess.execute(delete(WebSession).where(or_(*ended)))
+    sess.add(
+        WebSession(
+            id=_token_id(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + config.session_lifetime,
+        )
+    )
+    sess.commit()
+    session.clear()
+    session.permanent = True
+    session["sid"] = token
+    g.page_user = user
+
+
+def end_user_sessions(user_id: int) -> None:
+    """Delete every session of a user, in the caller's transaction."""
+    db.session().execute(delete(WebSession).where(WebSession.user_id == user_id))
+
+
+# --- the pages: login and CSRF ---------------------------------------------
 
 
 def csrf_token() -> str:
@@ -109,7 +221,7 @@ def check_csrf() -> None:
         abort(
             400,
             "The form expired or was not sent by this site (CSRF check failed). "
-            "Reload the page and try again.",
+            "Reload the page and try again. / 表单已过期或不是本站提交的, 请刷新页面后重试.",
         )
 
 
@@ -118,7 +230,7 @@ def login_required(view: Any) -> Any:
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not session.get("username"):
+        if page_user() is None:
             flash("请先登录 (please log in first)", "error")
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
@@ -130,7 +242,7 @@ def _safe_next(target: str | None) -> str:
     # Only local paths: an open redirect would let a link send users away.
     if target and target.startswith("/") and not target.startswith("//"):
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc:
+        if not parts.scheme and not parts.netloc and "\\" not in target:
             return target
     return url_for("pages.countries")
 
@@ -148,24 +260,37 @@ bp.before_request(csrf_on_post)
 def login() -> Any:
     """Show the login form; on POST check the credentials against user_info."""
     target = _safe_next(request.values.get("next"))
-    if request.method == "POST":
-        username = request.form.get("username", "").strip()
-        password = request.form.get("password", "")
+    if request.method != "POST":
+        return render_template("login.html", next=target, username="")
+    username = request.form.get("username", "")
+    password = request.form.get("password", "")
+    try:
         user = authenticate(username, password)
-        if user is not None:
-            session.clear()
-            session["username"] = user.username
-            csrf_token()
-            flash(f"欢迎, {user.username} (logged in)", "success")
-            return redirect(target)
-        flash("用户名或密码错误 (wrong username or password)", "error")
-        return render_template("login.html", next=target, username=username), 401
-    return render_template("login.html", next=target, username="")
+    except ApiError as exc:
+        if exc.status != 429:
+            raise
+        flash(f"尝试次数过多, 请稍后再试 (too many failed attempts: {exc.detail})", "error")
+        page = render_template("login.html", next=target, username=username)
+        return page, 429, exc.headers
+    if user is not None:
+        throttle.clear_account(db.engine(), throttle.keys(username, request.remote_addr))
+        start_session(user)
+        csrf_token()
+        flash(f"欢迎, {user.username} (logged in)", "success")
+        return redirect(target)
+    flash("用户名或密码错误 (wrong username or password)", "error")
+    return render_template("login.html", next=target, username=username), 401
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
-    """End the session."""
+    """End the session here and in the database."""
+    token = session.get("sid")
+    if isinstance(token, str):
+        sess = db.session()
+        sess.execute(delete(WebSession).where(WebSession.id == _token_id(token)))
+        sess.commit()
     session.clear()
+    g.page_user = None
     flash("已退出 (logged out)", "success")
     return redirect(url_for("pages.countries"))

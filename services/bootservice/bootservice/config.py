@@ -44,6 +44,15 @@ class Config:
     read_cache_ttl: float = 0.5
     page_size_max: int = 100
     max_content_length: int = 64 * 1024
+    # A page session ends this long after login, whatever happens meanwhile.
+    session_lifetime: int = 8 * 3600
+    # X-Forwarded-For/-Proto hops to trust (nginx in the stack: 1).
+    trusted_proxies: int = 0
+    # Failed authentications allowed per window before 429, per account and
+    # per client address; the window is also how long a block lasts at most.
+    throttle_window: int = 300
+    throttle_account_failures: int = 5
+    throttle_address_failures: int = 20
 
     @property
     def embedded(self) -> bool:
@@ -56,8 +65,18 @@ class Config:
         return self.app_version.split(".", 1)[0]
 
 
-def _read_secret(env: Mapping[str, str], name: str) -> str | None:
+GENERATED_KEY_WARNING = (
+    "SECRET_KEY_FILE is not set: a key was generated for this start only, so "
+    "sessions end on restart and are not shared with other replicas"
+)
+
+
+def read_secret_file(name: str, env: Mapping[str, str] | None = None) -> str | None:
     """Value of NAME_FILE (a Docker secret, trailing newline stripped) or NAME."""
+    return _read_secret(os.environ if env is None else env, name)
+
+
+def _read_secret(env: Mapping[str, str], name: str) -> str | None:
     path = env.get(f"{name}_FILE")
     if path:
         try:
@@ -71,7 +90,8 @@ def _read_secret(env: Mapping[str, str], name: str) -> str | None:
     return env.get(name) or None
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def env_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """An integer variable between `low` and `high`, or ConfigError naming it."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -128,7 +148,7 @@ def _database_url(env: Mapping[str, str]) -> URL:
         username=user,
         password=_read_secret(env, "DB_PASSWORD"),
         host=host,
-        port=_int(env, "DB_PORT", 3306, 1, 65535),
+        port=env_int(env, "DB_PORT", 3306, 1, 65535),
         database=name,
         query={"charset": "utf8mb4"},
     )
@@ -169,10 +189,15 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Confi
         app_version=version,
         secret_key=key,
         secret_key_generated=generated,
-        db_connect_timeout=_int(env, "DB_CONNECT_TIMEOUT", 3, 1, 60),
-        db_read_timeout=_int(env, "DB_READ_TIMEOUT", 5, 1, 600),
-        db_pool_size=_int(env, "DB_POOL_SIZE", 5, 1, 100),
-        db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 5, 0, 100),
+        db_connect_timeout=env_int(env, "DB_CONNECT_TIMEOUT", 3, 1, 60),
+        db_read_timeout=env_int(env, "DB_READ_TIMEOUT", 5, 1, 600),
+        db_pool_size=env_int(env, "DB_POOL_SIZE", 5, 1, 100),
+        db_max_overflow=env_int(env, "DB_MAX_OVERFLOW", 5, 0, 100),
+        session_lifetime=env_int(env, "SESSION_LIFETIME", 8 * 3600, 60, 30 * 86400),
+        trusted_proxies=env_int(env, "TRUSTED_PROXIES", 0, 0, 5),
+        throttle_window=env_int(env, "THROTTLE_WINDOW", 300, 1, 86400),
+        throttle_account_failures=env_int(env, "THROTTLE_ACCOUNT_FAILURES", 5, 1, 1000),
+        throttle_address_failures=env_int(env, "THROTTLE_ADDRESS_FAILURES", 20, 1, 100000),
     )
     values.update(overrides)
     if isinstance(values["database_url"], str):

@@ -13,12 +13,12 @@ import os
 from pathlib import Path
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .cache import ReadCache
 from .config import Config
-from .models import Base, Country
+from .models import Country
 from .seed import load_seed
 
 
@@ -46,7 +46,7 @@ def make_engine(config: Config) -> Engine:
 
 
 def ensure_embedded_schema(engine: Engine) -> bool:
-    """Create the SQLite schema and load the seed rows once.
+    """Bring the SQLite schema to the newest revision and load the seed rows once.
 
     Returns True when it loaded the seed (a new database file). Several
     processes (gunicorn workers) may start at once on a new file: a lock
@@ -57,7 +57,10 @@ def ensure_embedded_schema(engine: Engine) -> bool:
     with open(lock_path or os.devnull, "w") as lock:
         if lock_path:
             fcntl.flock(lock, fcntl.LOCK_EX)
-        Base.metadata.create_all(engine)
+        # Imported here: the migrations import the models, not the app.
+        from .migrate import upgrade
+
+        upgrade(engine)
         with engine.begin() as conn:
             if conn.execute(select(func.count()).select_from(Country.__table__)).scalar_one():
                 return False
@@ -72,8 +75,6 @@ def init_app(app: Flask, config: Config) -> None:
         ensure_embedded_schema(engine)
     factory = sessionmaker(engine, expire_on_commit=False)
     cache = ReadCache(config.read_cache_ttl)
-    # Any commit in this process may have changed what the cache holds.
-    event.listen(factory, "after_commit", cache.invalidate)
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = factory
     app.extensions["read_cache"] = cache

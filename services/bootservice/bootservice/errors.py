@@ -12,19 +12,11 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from . import db
-
-
-class ApiError(Exception):
-    """An expected failure with its HTTP status, message and optional detail."""
-
-    def __init__(self, status: int, error: str, detail: Any = None) -> None:
-        super().__init__(error)
-        self.status = status
-        self.error = error
-        self.detail = detail
+from .apierror import ApiError
 
 
 def wants_html() -> bool:
@@ -41,11 +33,33 @@ def wants_html() -> bool:
     return False
 
 
+# The pages are bilingual: each status's title in Chinese beside the English.
+TITLES_ZH = {
+    400: "请求有误",
+    401: "需要登录",
+    403: "没有权限",
+    404: "未找到",
+    405: "不允许的方法",
+    409: "冲突",
+    413: "请求过大",
+    415: "不支持的类型",
+    429: "尝试次数过多",
+    500: "服务器错误",
+    503: "服务暂不可用",
+}
+
+
 def error_response(status: int, error: str, detail: Any = None) -> Response:
     """Render one error as JSON or as the error page, with its status."""
     html = wants_html()
     if html:
-        body = render_template("error.html", status=status, error=error, detail=detail)
+        body = render_template(
+            "error.html",
+            status=status,
+            error=error,
+            detail=detail,
+            title_zh=TITLES_ZH.get(status, "错误"),
+        )
         resp = Response(body, status=status, mimetype="text/html")
     else:
         resp = jsonify({"error": error, "detail": detail})
@@ -77,7 +91,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, exc.error, exc.detail)
+        resp = error_response(exc.status, exc.error, exc.detail)
+        resp.headers.update(exc.headers)
+        return resp
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -90,6 +106,12 @@ def register(app: Flask) -> None:
     def _conflict(exc: IntegrityError) -> Response:
         db.close_session()
         return error_response(409, "conflict", "the change conflicts with existing data")
+
+    @app.errorhandler(StaleDataError)
+    def _stale(exc: StaleDataError) -> Response:
+        # Another request changed or deleted the row between our read and write.
+        db.close_session()
+        return error_response(409, "conflict", "the row was changed or deleted concurrently")
 
     @app.errorhandler(PoolTimeout)
     def _pool_timeout(exc: PoolTimeout) -> Response:

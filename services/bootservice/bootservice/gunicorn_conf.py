@@ -9,11 +9,10 @@ stops the start with one clear line instead of failing every worker.
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 import time
 
-from bootservice.config import ConfigError, load_config
+from bootservice.config import GENERATED_KEY_WARNING, ConfigError, env_int, load_config
 
 
 def _cpus() -> int:
@@ -23,34 +22,34 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
+def _env_int(name: str, default: int, low: int = 0, high: int = 65535) -> int:
     try:
-        return int(raw) if raw else default
-    except ValueError:
-        sys.exit(f"bootservice: {name} must be an integer, got {raw!r}")
+        return env_int(os.environ, name, default, low, high)
+    except ConfigError as exc:
+        sys.exit(f"bootservice: configuration error: {exc}")
 
 
 try:
-    load_config()
+    _config = load_config()
 except ConfigError as exc:
     sys.exit(f"bootservice: configuration error: {exc}")
 
-if not (os.environ.get("SECRET_KEY_FILE") or os.environ.get("SECRET_KEY")):
-    # Workers must share one key or a login made on one worker is invalid on
-    # the next; the stack passes SECRET_KEY_FILE so replicas share it too.
-    os.environ["SECRET_KEY"] = secrets.token_hex(32)
+if _config.secret_key_generated:
+    # The key the configuration generated, handed to every worker: a login
+    # made on one worker must hold on the next. Replicas need SECRET_KEY_FILE.
+    os.environ["SECRET_KEY"] = _config.secret_key
+    print(f"bootservice: warning: {GENERATED_KEY_WARNING}", file=sys.stderr)
 
 wsgi_app = "bootservice:create_app()"
-bind = [f"0.0.0.0:{_env_int('PORT', 8888)}"]
-workers = _env_int("WEB_CONCURRENCY", min(2 * _cpus() + 1, 8))
-threads = _env_int("GUNICORN_THREADS", 1)
+bind = [f"0.0.0.0:{_env_int('PORT', 8888, 1)}"]
+workers = _env_int("WEB_CONCURRENCY", min(2 * _cpus() + 1, 8), 1, 64)
+threads = _env_int("GUNICORN_THREADS", 1, 1, 64)
 # Slow clients are nginx's job (it buffers), so plain sync workers suffice.
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = 30
 # On SIGTERM gunicorn stops accepting and lets in-flight requests finish for
 # this long; the stack's stop_grace_period is longer.
-graceful_timeout = _env_int("GRACEFUL_TIMEOUT", 25)
+graceful_timeout = _env_int("GRACEFUL_TIMEOUT", 25, 0, 3600)
 keepalive = 5
 # The heartbeat file lives in memory: works with a read-only root filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -59,7 +58,7 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Swarm drops a stopping task from its DNS before signalling it, but nginx may
 # still hold the address for its resolver validity (1 s); serving through that
 # window means no request is sent to a socket that is about to close.
-shutdown_delay = _env_int("SHUTDOWN_DELAY", 0)
+shutdown_delay = _env_int("SHUTDOWN_DELAY", 0, 0, 600)
 
 
 def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's Arbiter
@@ -105,6 +104,13 @@ def worker_exit(server, worker) -> None:  # noqa: ANN001 - gunicorn's objects
 # gunicorn 27's control socket lives under $HOME, which the image's user
 # does not have; nothing here uses it.
 control_socket_disable = True
+
+# Request-size limits above nginx's (4 KiB line and header, nginx.conf): an
+# oversized request is refused by nginx with the JSON error shape and never
+# meets gunicorn's own HTML error page.
+limit_request_line = 8190
+limit_request_fields = 32768
+limit_request_field_size = 8190
 
 accesslog = "-"
 errorlog = "-"

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from .api import list_json, read_json
+from .reads import list_json, path_id, read_json, sees_private
 from .resources import CITIES, USERS, Resource
 
 bp = Blueprint("legacy", __name__)
@@ -19,10 +19,11 @@ bp = Blueprint("legacy", __name__)
 
 def _register(res: Resource) -> None:
     def listing() -> Any:
-        return jsonify(list_json(res))
+        return jsonify(list_json(res, sees_private(res)))
 
     def view(raw_id: str) -> Any:
-        return jsonify(read_json(res, raw_id))
+        found = path_id(res, raw_id)
+        return jsonify(read_json(res, found, sees_private(res, found)))
 
     def add() -> Any:
         # The original answered /add with an empty object to fill in.

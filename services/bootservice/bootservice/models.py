@@ -53,3 +53,37 @@ class User(Base):
     qq: Mapped[str | None] = mapped_column(String(14))
     email: Mapped[str | None] = mapped_column(String(100))
     tel: Mapped[str | None] = mapped_column(String(255))
+
+
+class WebSession(Base):
+    """A logged-in page session; the cookie carries the token, the row its
+    digest. Deleting the row ends the session on every worker and replica."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the token
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)  # unix seconds
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuthThrottle(Base):
+    """Failed authentications per key (an account or a client address) in
+    the current window, shared by every worker and replica."""
+
+    __tablename__ = "auth_throttle"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[int] = mapped_column(BigInteger)  # unix seconds
+    blocked_until: Mapped[int] = mapped_column(BigInteger)
+
+
+class TableVersion(Base):
+    """A counter per table, raised in the same transaction as every write
+    through the service: a cached copy is valid while its counter matches."""
+
+    __tablename__ = "table_version"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)

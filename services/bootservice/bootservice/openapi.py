@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .paging import PAGE_INFO_SAMPLE
 from .resources import RESOURCES, Field, Resource
+from .validation import PAGE_MAX, SEARCH_MAX
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -12,7 +14,14 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 def _field_schema(res: Resource, f: Field) -> dict[str, Any]:
     if f.kind == "integer":
         return {"type": "integer", "minimum": f.low, "maximum": f.high}
-    return {"type": "string", "minLength": 1, "maxLength": res.max_length(f)}
+    schema: dict[str, Any] = {
+        "type": "string",
+        "minLength": f.min_length,
+        "maxLength": res.max_length(f),
+    }
+    if f.choices:
+        schema["enum"] = list(f.choices)
+    return schema
 
 
 def _schemas(res: Resource) -> dict[str, Any]:
@@ -24,7 +33,8 @@ def _schemas(res: Resource) -> dict[str, Any]:
         write_props[f.name] = schema if f.required else {"anyOf": [schema, {"type": "null"}]}
         if not f.write_only:
             read_props[f.name] = write_props[f.name]
-    required_read = ["id"] + [f.name for f in res.fields if not f.write_only]
+    # Private fields are present only for administrators and the user themself.
+    required_read = ["id"] + [f.name for f in res.fields if not f.write_only and not f.private]
     return {
         title: {
             "type": "object",
@@ -76,7 +86,7 @@ def _json(description: str, ref: str) -> dict[str, Any]:
     }
 
 
-def _paths(res: Resource) -> dict[str, Any]:
+def _paths(res: Resource, page_size_max: int) -> dict[str, Any]:
     title = res.singular.capitalize()
     body = {
         "required": True,
@@ -94,21 +104,33 @@ def _paths(res: Resource) -> dict[str, Any]:
             "in": "query",
             "required": False,
             "description": "case-insensitive substring",
-            "schema": {"type": "string", "maxLength": 255},
+            "schema": {"type": "string", "maxLength": SEARCH_MAX},
         }
         for name in res.filters
     ]
     paging = [
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+        {
+            "name": "page",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": 1},
+        },
         {
             "name": "rows",
             "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+            "schema": {"type": "integer", "minimum": 1, "maximum": page_size_max, "default": 10},
         },
     ]
     auth = [{"basicAuth": []}]
     errors = {"_400": None, "_503": None}
-    write_errors = {"_400": None, "_401": None, "_409": None, "_415": None, "_503": None}
+    write_errors = {
+        "_400": None,
+        "_401": None,
+        "_403": None,
+        "_409": None,
+        "_415": None,
+        "_429": None,
+        "_503": None,
+    }
     return {
         f"/api/v1/{res.name}": {
             "get": {
@@ -145,15 +167,33 @@ def _paths(res: Resource) -> dict[str, Any]:
                 "summary": f"Delete a {res.singular}",
                 "security": auth,
                 "responses": _responses(
-                    _204={"description": "deleted"}, _404=None, _400=None, _401=None, _503=None
+                    _204={"description": "deleted"},
+                    _404=None,
+                    _400=None,
+                    _401=None,
+                    _403=None,
+                    _409=None,
+                    _429=None,
+                    _503=None,
                 ),
             },
         },
     }
 
 
-def openapi_document(version: str) -> dict[str, Any]:
-    """The whole document; `version` is the running APP_VERSION."""
+def _json_type(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"type": "boolean"}
+    if isinstance(value, int):
+        return {"type": "integer"}
+    if isinstance(value, list) and value and isinstance(value[0], int):
+        return {"type": "array", "items": {"type": "integer"}}
+    return {"type": "array"}
+
+
+def openapi_document(version: str, page_size_max: int) -> dict[str, Any]:
+    """The whole document; `version` is the running APP_VERSION, and
+    `page_size_max` the configured cap of `rows`."""
     schemas: dict[str, Any] = {
         "Error": {
             "type": "object",
@@ -162,50 +202,24 @@ def openapi_document(version: str) -> dict[str, Any]:
         },
         "PageInfo": {
             "type": "object",
-            "properties": {
-                name: {"type": "integer"}
-                for name in (
-                    "pageNum",
-                    "pageSize",
-                    "size",
-                    "startRow",
-                    "endRow",
-                    "total",
-                    "pages",
-                    "prePage",
-                    "nextPage",
-                )
-            }
-            | {
-                name: {"type": "boolean"}
-                for name in ("isFirstPage", "isLastPage", "hasPreviousPage", "hasNextPage")
-            }
-            | {
-                "navigatepageNums": {"type": "array", "items": {"type": "integer"}},
-                "list": {"type": "array"},
-            },
-            "required": [
-                "pageNum",
-                "pageSize",
-                "total",
-                "pages",
-                "hasPreviousPage",
-                "hasNextPage",
-                "list",
-            ],
+            "properties": {name: _json_type(value) for name, value in PAGE_INFO_SAMPLE.items()},
+            "required": list(PAGE_INFO_SAMPLE),
         },
     }
     paths: dict[str, Any] = {}
     for res in RESOURCES:
         schemas.update(_schemas(res))
-        paths.update(_paths(res))
+        paths.update(_paths(res, page_size_max))
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "dws bootservice citydb API",
             "version": version,
             "description": "Countries, cities and users of citydb. Reads are public; "
-            "writes need HTTP Basic credentials of a user_info account.",
+            "writes need HTTP Basic credentials of a user_info account. "
+            "Users are changed by administrators (usertype 1), and each user may change "
+            "their own password and profile; personal fields (realname, qq, email, tel) "
+            "are shown only to administrators and the user themself.",
         },
         "paths": paths,
         "components": {

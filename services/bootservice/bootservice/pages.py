@@ -11,9 +11,10 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from . import db
-from .api import get_row, list_json
+from .apierror import ApiError
 from .auth import csrf_on_post, login_required
-from .errors import ApiError
+from .cache import table_version
+from .reads import get_row, list_json, not_found, path_id
 from .resources import COUNTRIES
 
 bp = Blueprint("pages", __name__)
@@ -43,27 +44,45 @@ def countries() -> Any:
     if request.cookies:
         return render()
     # No cookie, so no login and no flashed message: the page depends only
-    # on its URL, and an anonymous visitor may get a copy a moment old.
-    return db.read_cache().page(request.full_path, render)
+    # on its URL and the table's write counter.
+    cache = db.read_cache()
+    if not cache.enabled:
+        return render()
+    version = table_version(db.session(), COUNTRIES.model.__tablename__)
+    return cache.page(request.full_path, version, render)
 
 
 def _form_values() -> dict[str, str]:
     return {name: request.form.get(name, "") for name in COUNTRIES.field_names()}
 
 
+# The form's fields with their bilingual labels, in order.
+FORM_FIELDS = (
+    ("countryname", "国家名称 (country name)"),
+    ("countrycode", "国家代码 (country code)"),
+)
+
+
+def _form_page(country_id: int | None, values: dict[str, Any], errors: dict[str, str]) -> str:
+    return render_template(
+        "country_form.html", country_id=country_id, values=values, errors=errors, fields=FORM_FIELDS
+    )
+
+
 def _render_form(country_id: int | None, values: dict[str, str], error: ApiError) -> Any:
-    detail = error.detail if isinstance(error.detail, dict) else {}
-    message = "; ".join(f"{k}: {v}" for k, v in detail.items()) or error.error
-    flash(f"保存失败 (not saved): {message}", "error")
-    page = render_template("country_form.html", country_id=country_id, values=values)
-    return page, error.status
+    errors = error.detail if isinstance(error.detail, dict) else {}
+    if not errors:
+        flash(f"保存失败 (not saved): {error.error}", "error")
+    else:
+        flash("保存失败, 请修改标出的字段 (not saved: correct the fields marked below)", "error")
+    return _form_page(country_id, values, errors), error.status
 
 
 @bp.get("/countries/new")
 @login_required
 def new_country() -> Any:
     """An empty form for a new country."""
-    return render_template("country_form.html", country_id=None, values={})
+    return _form_page(None, {}, {})
 
 
 def _save(row: Any) -> Any:
@@ -90,25 +109,50 @@ def create_country() -> Any:
 @login_required
 def edit_country(raw_id: str) -> Any:
     """The form filled with a country's values."""
-    row = get_row(COUNTRIES, raw_id)
-    return render_template("country_form.html", country_id=row.id, values=COUNTRIES.to_json(row))
+    row = get_row(COUNTRIES, path_id(COUNTRIES, raw_id))
+    return _form_page(row.id, COUNTRIES.to_json(row), {})
 
 
 @bp.post("/countries/<raw_id>")
 @login_required
 def update_country(raw_id: str) -> Any:
     """Save the edit form."""
-    return _save(get_row(COUNTRIES, raw_id))
+    return _save(get_row(COUNTRIES, path_id(COUNTRIES, raw_id), for_update=True))
 
 
 @bp.post("/countries/<raw_id>/delete")
 @login_required
 def delete_country(raw_id: str) -> Any:
     """Delete a country, then back to the list."""
-    row = get_row(COUNTRIES, raw_id)
-    name = row.countryname
-    sess = db.session()
-    sess.delete(row)
-    sess.commit()
+    row_id = path_id(COUNTRIES, raw_id)
+    name = get_row(COUNTRIES, row_id).countryname
+    if not COUNTRIES.delete(db.session(), row_id):
+        raise not_found(COUNTRIES, row_id)
     flash(f"已删除 (deleted): {name}", "success")
     return redirect(url_for("pages.countries"))
+
+
+# The original service's page URLs.
+
+
+@bp.get("/countries/add")
+def legacy_add() -> Any:
+    """The original's add form: now /countries/new."""
+    return redirect(url_for("pages.new_country"), 301)
+
+
+@bp.get("/countries/view/<raw_id>")
+def legacy_view(raw_id: str) -> Any:
+    """The original's edit form: now /countries/<id>/edit."""
+    return redirect(url_for("pages.edit_country", raw_id=path_id(COUNTRIES, raw_id)), 301)
+
+
+@bp.get("/countries/delete/<raw_id>")
+def legacy_delete(raw_id: str) -> Any:
+    """The original deleted on a GET; a link or a prefetch must not."""
+    raise ApiError(
+        405,
+        "method not allowed",
+        "删除只能在列表页用删除按钮提交 (POST); deletes are a POST from the list's delete button",
+        headers={"Allow": ""},
+    )

@@ -16,6 +16,7 @@ def page_info(total: int, page: int, rows: int, items: list[Any]) -> dict[str, A
     pages = (total + rows - 1) // rows
     start = (page - 1) * rows + 1 if items else 0
     first_nav = max(1, min(page - NAV_PAGES // 2, pages - NAV_PAGES + 1))
+    nav = list(range(first_nav, min(pages, first_nav + NAV_PAGES - 1) + 1))
     return {
         "pageNum": page,
         "pageSize": rows,
@@ -30,7 +31,10 @@ def page_info(total: int, page: int, rows: int, items: list[Any]) -> dict[str, A
         "isLastPage": page >= pages,
         "hasPreviousPage": page > 1,
         "hasNextPage": page < pages,
-        "navigatepageNums": list(range(first_nav, min(pages, first_nav + NAV_PAGES - 1) + 1)),
+        "navigatepageNums": nav,
+        # PageHelper's first and last page numbers of the navigation (0 when empty).
+        "firstPage": nav[0] if nav else 0,
+        "lastPage": nav[-1] if nav else 0,
         "list": items,
     }
 
@@ -42,3 +46,7 @@ def paginate(
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     found = session.scalars(stmt.limit(rows).offset((page - 1) * rows)).all()
     return page_info(total or 0, page, rows, [to_json(r) for r in found])
+
+
+# The keys of every PageInfo, with a value of each key's JSON type.
+PAGE_INFO_SAMPLE = page_info(1, 1, 1, [None])

@@ -11,11 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
-from werkzeug.security import generate_password_hash
 
-from .errors import ApiError
+from . import passwords
+from .apierror import ApiError
+from .cache import bump_version
 from .models import Base, City, Country, User
 from .validation import INT32_MAX, clean_int, clean_text, query_text
 
@@ -31,6 +32,11 @@ class Field:
     low: int = 0
     high: int = INT32_MAX
     default: Any = None  # stored when a create omits the field
+    keep_on_put: bool = False  # a PUT that leaves it out keeps the stored value
+    private: bool = False  # shown only to administrators and the row's own user
+    strip: bool = True  # surrounding white space removed (not for passwords)
+    min_length: int = 1
+    choices: tuple[str, ...] = ()  # the only values accepted, when set
 
 
 @dataclass(frozen=True)
@@ -56,11 +62,12 @@ class Resource:
         """Names a client may send."""
         return {f.name for f in self.fields}
 
-    def to_json(self, row: Base) -> dict[str, Any]:
-        """The row as the API returns it: id first, write-only fields left out."""
+    def to_json(self, row: Base, full: bool = False) -> dict[str, Any]:
+        """The row as the API returns it: id first, write-only fields left
+        out, private fields only when `full`."""
         out: dict[str, Any] = {"id": row.id}
         for f in self.fields:
-            if not f.write_only:
+            if not f.write_only and (full or not f.private):
                 out[f.name] = getattr(row, f.name)
         return out
 
@@ -86,8 +93,37 @@ class Resource:
         else:
             for name, value in values.items():
                 setattr(row, name, value)
+        bump_version(session, self.model.__tablename__)
         session.commit()
         return row
+
+    def delete(self, session: Session, row_id: int) -> bool:
+        """Delete the row and commit; False when no row had this id (another
+        request deleted it first)."""
+        table = self.model.__table__
+        done = session.execute(delete(table).where(table.c.id == row_id))
+        if done.rowcount == 0:  # type: ignore[attr-defined]
+            session.rollback()
+            return False
+        bump_version(session, self.model.__tablename__)
+        session.commit()
+        return True
+
+    def _clean(self, f: Field, raw: Any) -> Any:
+        if f.kind == "integer":
+            return clean_int(f.name, raw, f.low, f.high, required=f.required)
+        value = clean_text(
+            f.name,
+            raw,
+            self.max_length(f),
+            required=f.required,
+            strip=f.strip,
+            min_length=f.min_length,
+        )
+        if f.choices and value is not None and value not in f.choices:
+            choices = " or ".join(repr(c) for c in f.choices)
+            raise ApiError(400, "invalid field", {f.name: f"must be {choices}"})
+        return value
 
     def parse_filters(self, args: Any) -> dict[str, str]:
         """The search parameters the query string sets (checked, non-empty)."""
@@ -114,25 +150,28 @@ class Resource:
         if unknown:
             raise ApiError(400, "unknown fields", {name: "is not a field" for name in unknown})
         values: dict[str, Any] = {}
+        problems: dict[str, Any] = {}
         for f in self.fields:
-            if f.write_only and not creating and f.name not in body:
+            if f.keep_on_put and not creating and f.name not in body:
                 continue
             raw = body.get(f.name, f.default if creating else None)
-            if f.kind == "integer":
-                value = clean_int(f.name, raw, f.low, f.high, required=f.required)
-            else:
-                value = clean_text(f.name, raw, self.max_length(f), required=f.required)
-            values[f.name] = value
+            try:
+                values[f.name] = self._clean(f, raw)
+            except ApiError as exc:
+                # Every field's problem at once: a form shows each beside its field.
+                problems.update(exc.detail)
+        if problems:
+            raise ApiError(400, "invalid field", problems)
         for name, transform in self.transforms:
             if values.get(name) is not None:
                 values[name] = transform(values[name])
         return values
 
 
-def hash_password(password: str) -> str:
-    """A salted hash in werkzeug's format (scrypt)."""
-    return generate_password_hash(password)
-
+# user_info.usertype: "1" administers users, "2" (or none) edits countries
+# and cities and its own profile.
+ADMIN = "1"
+ORDINARY = "2"
 
 COUNTRIES = Resource(
     name="countries",
@@ -158,17 +197,24 @@ USERS = Resource(
     model=User,
     fields=(
         Field("username", required=True),
-        Field("password", required=True, write_only=True),
-        Field("usertype"),
+        Field(
+            "password",
+            required=True,
+            write_only=True,
+            keep_on_put=True,
+            strip=False,
+            min_length=passwords.MIN_LENGTH,
+        ),
+        Field("usertype", default=ORDINARY, keep_on_put=True, choices=(ADMIN, ORDINARY)),
         Field("enabled", kind="integer", low=0, high=1, required=True, default=1),
-        Field("realname"),
-        Field("qq"),
-        Field("email"),
-        Field("tel"),
+        Field("realname", private=True),
+        Field("qq", private=True),
+        Field("email", private=True),
+        Field("tel", private=True),
     ),
     filters=("username", "realname"),
     unique=("username",),
-    transforms=(("password", hash_password),),
+    transforms=(("password", passwords.hash_password),),
 )
 
 RESOURCES = (COUNTRIES, CITIES, USERS)

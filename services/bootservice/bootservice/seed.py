@@ -8,6 +8,7 @@ file keeps in a dialect both engines accept.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,3 +70,9 @@ def load_seed(conn: Connection, path: Path | None = None) -> int:
         # Driver-level: the hashes contain ':' that text() would read as binds.
         conn.exec_driver_sql(statement)
     return len(statements)
+
+
+def published_password_hashes(path: Path | None = None) -> set[str]:
+    """Every password hash in the init SQL file: their passwords are public."""
+    sql = (path or seed_sql_path()).read_text(encoding="utf-8")
+    return set(re.findall(r"'(scrypt:[^']+)'", sql))

@@ -13,7 +13,7 @@ from urllib.parse import unquote_to_bytes
 
 from flask import Request
 
-from .errors import ApiError
+from .apierror import ApiError
 
 INT32_MAX = 2**31 - 1
 PAGE_MAX = 1_000_000
@@ -80,19 +80,31 @@ def _bad_character(value: str) -> str | None:
     return None
 
 
-def clean_text(name: str, value: Any, max_length: int, *, required: bool) -> str | None:
-    """A text field of a JSON body or a form: a string within `max_length`."""
+def clean_text(
+    name: str,
+    value: Any,
+    max_length: int,
+    *,
+    required: bool,
+    strip: bool = True,
+    min_length: int = 1,
+) -> str | None:
+    """A text field of a JSON body or a form: a string within the lengths,
+    stripped of surrounding white space unless `strip` is False."""
     if value is None:
         if required:
             raise ApiError(400, "invalid field", {name: "is required and may not be null"})
         return None
     if not isinstance(value, str):
         raise ApiError(400, "invalid field", {name: f"must be a string, got {type_name(value)}"})
-    value = value.strip()
+    if strip:
+        value = value.strip()
     if not value:
         if required:
             raise ApiError(400, "invalid field", {name: "may not be empty"})
         return None
+    if len(value) < min_length:
+        raise ApiError(400, "invalid field", {name: f"is shorter than {min_length} characters"})
     if len(value) > max_length:
         raise ApiError(400, "invalid field", {name: f"is longer than {max_length} characters"})
     problem = _bad_character(value)

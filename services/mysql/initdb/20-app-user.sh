@@ -8,6 +8,9 @@
 #   MYSQL_APP_PASSWORD_FILE  file holding its password (a Docker secret);
 #                            a trailing newline is ignored
 #   MYSQL_DATABASE           database to grant on (default citydb)
+#   MYSQL_MIGRATE_USER       the schema migrations' account (default dws_migrate)
+#   MYSQL_MIGRATE_PASSWORD_FILE  its password (a Docker secret); without it no
+#                            migration account is created
 set -euo pipefail
 
 fail() {
@@ -30,8 +33,25 @@ password=${password%$'\r'}
 [ -n "$password" ] || fail "MYSQL_APP_PASSWORD_FILE: $password_file is empty"
 
 # SQL string literal: escape backslashes, then quotes.
-literal=${password//\\/\\\\}
-literal=${literal//\'/\\\'}
+sql_literal() {
+	local value=${1//\\/\\\\}
+	printf '%s' "${value//\'/\\\'}"
+}
+literal=$(sql_literal "$password")
+
+# The account `python -m bootservice.migrate` (the stack's one-shot migrate
+# task) uses: it may change the schema of this database and nothing else.
+migrate_user=${MYSQL_MIGRATE_USER:-dws_migrate}
+migrate_sql=""
+if [ -n "${MYSQL_MIGRATE_PASSWORD_FILE:-}" ]; then
+	[[ $migrate_user =~ ^[A-Za-z0-9_]{1,32}$ ]] || fail "MYSQL_MIGRATE_USER must be 1-32 letters, digits or _"
+	[ -r "$MYSQL_MIGRATE_PASSWORD_FILE" ] || fail "MYSQL_MIGRATE_PASSWORD_FILE: cannot read $MYSQL_MIGRATE_PASSWORD_FILE"
+	migrate_password=$(<"$MYSQL_MIGRATE_PASSWORD_FILE")
+	migrate_password=${migrate_password%$'\r'}
+	[ -n "$migrate_password" ] || fail "MYSQL_MIGRATE_PASSWORD_FILE: $MYSQL_MIGRATE_PASSWORD_FILE is empty"
+	migrate_sql="CREATE USER IF NOT EXISTS '$migrate_user'@'%' IDENTIFIED BY '$(sql_literal "$migrate_password")';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, DROP, INDEX, REFERENCES ON \`$database\`.* TO '$migrate_user'@'%';"
+fi
 # Option-file value for the root password: keeps it off the command line.
 root_option=${MYSQL_ROOT_PASSWORD:-}
 root_option=${root_option//\\/\\\\}
@@ -47,6 +67,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON \`$database\`.* TO '$user'@'%';
 -- over TCP from inside the container (127.0.0.1; names are not resolved), so
 -- it needs no password. Without it each ping would log "access denied".
 CREATE USER IF NOT EXISTS 'healthcheck'@'127.0.0.1' IDENTIFIED BY '';
+$migrate_sql
 FLUSH PRIVILEGES;
 SQL
 echo "20-app-user.sh: account '$user'@'%' may SELECT, INSERT, UPDATE, DELETE on $database.*"
+if [ -n "$migrate_sql" ]; then
+	echo "20-app-user.sh: account '$migrate_user'@'%' may also change the schema of $database.*"
+fi

@@ -1,0 +1,166 @@
+"""Password-guessing flood: `dws flood [--seconds N] [--json PATH]`.
+
+Starts the production request path on loopback as the benchmark does
+(nginx with the project's config -> 3 bootservice instances under gunicorn
+-> MariaDB), then measures, one request at a time, the latency of
+`/healthz` and of the anonymous `/countries` page: first on an idle stack,
+then while wrk keeps 6 connections guessing passwords through nginx, once
+with HTTP Basic on the API and once through the login form. Prints the
+medians and p90s, and how the guesses were answered (401, 429, other).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from dws import bench
+
+GUESSERS = 6
+SCRIPT = """
+local method, path, body, headers = "%s", "%s", [[%s]], {%s}
+local counts = {}
+request = function()
+  return wrk.format(method, path, headers, body)
+end
+response = function(status)
+  counts[status] = (counts[status] or 0) + 1
+end
+done = function(summary, latency, requests)
+end
+"""
+
+
+def sample(url: str, seconds: float) -> list[float]:
+    """Latencies in ms of back-to-back GETs of `url` for `seconds`."""
+    spent = []
+    deadline = time.monotonic() + seconds
+    with requests.Session() as http:
+        while time.monotonic() < deadline:
+            start = time.perf_counter()
+            resp = http.get(url, timeout=30)
+            spent.append((time.perf_counter() - start) * 1000)
+            if resp.status_code != 200:
+                raise RuntimeError(f"{url}: {resp.status_code}")
+    return spent
+
+
+def figures(spent: list[float]) -> dict:
+    ordered = sorted(spent)
+    return {
+        "n": len(ordered),
+        "median_ms": round(statistics.median(ordered), 2),
+        "p90_ms": round(ordered[int(len(ordered) * 0.9)], 2),
+    }
+
+
+def flood(url: str, method: str, path: str, body: str, headers: dict, seconds: float) -> dict:
+    """wrk with GUESSERS connections; returns its status counts (from nginx's log)."""
+    lua_headers = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items())
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(SCRIPT % (method, path, body, lua_headers))
+    done = subprocess.run(
+        ["wrk", "-t2", f"-c{GUESSERS}", f"-d{round(seconds)}s", "-s", script.name, url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=False,
+    )
+    Path(script.name).unlink()
+    match = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+    return {"guesses_per_s": float(match.group(1)) if match else None}
+
+
+def statuses(log: Path, since: int, uri: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for line in log.read_text().splitlines()[since:]:
+        entry = json.loads(line)
+        if entry["uri"].startswith(uri):
+            counts[str(entry["status"])] = counts.get(str(entry["status"]), 0) + 1
+    return counts
+
+
+def _into(result: dict, func, *args) -> None:
+    result.update(func(*args))
+
+
+def measure(stack: bench.Stack, seconds: float) -> dict:
+    base = stack.url()
+    report: dict = {"idle": {}}
+    for name, path in (("healthz", "/healthz"), ("countries", "/countries")):
+        report["idle"][name] = figures(sample(base + path, seconds))
+
+    token = base64.b64encode(b"test1:not-the-password").decode()
+    login = requests.Session()
+    page = login.get(f"{base}/login", timeout=10).text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in login.cookies)
+    modes = {
+        "api_basic": (
+            "POST",
+            "/api/v1/countries",
+            '{"countryname": "x", "countrycode": "x"}',
+            {"Content-Type": "application/json", "Authorization": f"Basic {token}"},
+        ),
+        "login_form": (
+            "POST",
+            "/login",
+            f"username=test1&password=guess-guess&csrf_token={csrf}",
+            {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+        ),
+    }
+    for mode, (method, path, body, headers) in modes.items():
+        stack.mariadb.root_sql("DELETE FROM citydb.auth_throttle")
+        since = len(stack.access_log.read_text().splitlines())
+        result: dict = {}
+        worker = threading.Thread(
+            target=_into,
+            args=(result, flood, base, method, path, body, headers, seconds * 2 + 2),
+        )
+        worker.start()
+        time.sleep(1)
+        entry = {}
+        for name, target in (("healthz", "/healthz"), ("countries", "/countries")):
+            entry[name] = figures(sample(base + target, seconds))
+        worker.join()
+        entry["guesses"] = {**result, "statuses": statuses(stack.access_log, since, path)}
+        report[mode] = entry
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the flood measurement and print its table."""
+    parser = argparse.ArgumentParser(prog="dws flood", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10, help="sampling time per figure")
+    parser.add_argument("--json", type=Path, metavar="PATH")
+    args = parser.parse_args(argv)
+    with bench.running_stack(bench.Settings(apps=("bootservice",))) as stack:
+        stack.workdir.chmod(0o711)
+        report = measure(stack, args.seconds)
+    print(f"{'while':<12} {'healthz p50':>12} {'p90':>8} {'countries p50':>14} {'p90':>8}  guesses")
+    for mode, entry in report.items():
+        guesses = entry.get("guesses", {})
+        print(
+            f"{mode:<12} {entry['healthz']['median_ms']:>12} {entry['healthz']['p90_ms']:>8} "
+            f"{entry['countries']['median_ms']:>14} {entry['countries']['p90_ms']:>8}  "
+            f"{guesses.get('guesses_per_s', '')} /s {guesses.get('statuses', '')}"
+        )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Alembic migrations of the citydb schema (see bootservice.migrate)."""
