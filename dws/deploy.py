@@ -142,9 +142,15 @@ def ensure_network(lab: lablib.Lab) -> bool:
     The tutorial's command without `--opt encrypted`: the lab's nodes have no
     IPsec, and an encrypted overlay would carry nothing between them.
     """
-    if lab.docker("network", "ls", "-q", "--filter", f"name=^{NETWORK}$").strip():
+    if json.loads(lab.docker("network", "inspect", NETWORK, check=False) or "[]"):
         return False
-    lab.docker("network", "create", "--driver", "overlay", "--subnet", SUBNET, NETWORK)
+    try:
+        lab.docker("network", "create", "--driver", "overlay", "--subnet", SUBNET, NETWORK)
+    except lablib.LabError as exc:
+        # Just after `docker stack rm` the manager may briefly not list it.
+        if "already exists" not in str(exc):
+            raise
+        return False
     return True
 
 
