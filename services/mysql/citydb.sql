@@ -45,6 +45,22 @@ CREATE TABLE IF NOT EXISTS `user_info` (
   UNIQUE KEY `uq_user_info_username` (`username`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='用户信息表';
 
+-- Idempotency-Key of API POSTs (bootservice/idempotency.py): the claimed
+-- key, then the stored response, kept IDEMPOTENCY_TTL (24 h) and deleted
+-- lazily by the service.
+CREATE TABLE IF NOT EXISTS `idempotency_key` (
+  `key_hash` VARCHAR(64) NOT NULL,
+  `fingerprint` VARCHAR(64) NOT NULL,
+  `expires_at` DATETIME NOT NULL,
+  `owner` VARCHAR(32) NULL,
+  `locked_until` DATETIME NULL,
+  `status` INT NULL,
+  `location` VARCHAR(255) NULL,
+  `body` TEXT NULL,
+  PRIMARY KEY (`key_hash`),
+  KEY `ix_idempotency_key_expires_at` (`expires_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
 -- 用户信息 (password hashes of the original demo passwords)
 INSERT INTO `user_info` (`id`, `username`, `password`, `usertype`, `enabled`) VALUES (1, 'test1', 'scrypt:32768:8:1$EBgSS1wvR2FxcsUM$4720466808eb9d84e89c6d7b6f093504122a4273021a41f047db7a73c98bb9d877d01dd64309ec1b9967ad609cd385cf8a4ecb8e174da378fb41ee7bf627c700', '1', 1);
 INSERT INTO `user_info` (`id`, `username`, `password`, `usertype`, `enabled`) VALUES (2, 'test2', 'scrypt:32768:8:1$0E5viWFEHMun0w6r$ff8ba7981b869ea5abc6c8380c519e5b4955cfe79d9fa053c312118c0d6a3d95c8441e9eee6b162d34214914e9684453801c20c1011b31ee5f823c27e8133014', '2', 1);

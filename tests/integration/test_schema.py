@@ -51,7 +51,7 @@ def test_tables_are_utf8mb4(mariadb):
         "SELECT table_name, table_collation FROM information_schema.tables "
         "WHERE table_schema = 'citydb'"
     )
-    assert {r[1] for r in rows} == {"utf8mb4_unicode_ci"} and len(rows) == 3
+    assert {r[1] for r in rows} == {"utf8mb4_unicode_ci"} and len(rows) == 4
 
 
 def test_seed_rows_loaded(mariadb):

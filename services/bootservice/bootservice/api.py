@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from . import db
+from . import db, idempotency
 from .auth import require_basic_auth
 from .errors import ApiError
 from .openapi import openapi_document
@@ -64,18 +64,23 @@ def _not_found(res: Resource, raw_id: str) -> ApiError:
     return ApiError(404, "not found", f"no {res.singular} with id {raw_id}")
 
 
+def create(res: Resource) -> Response:
+    """Insert the request's row, flushed but not committed, and its 201."""
+    values = res.validate(json_object(request), creating=True)
+    res.conflicts(db.session(), values, None)
+    row = res.save(db.session(), None, values, commit=False)
+    resp = jsonify(res.to_json(row))
+    resp.status_code = 201
+    resp.headers["Location"] = url_for(f"api.{res.name}_item", raw_id=row.id)
+    return resp
+
+
 def _register(res: Resource) -> None:
     def collection() -> Any:
         if request.method == "GET":
             return jsonify(list_json(res))
-        require_basic_auth()
-        values = res.validate(json_object(request), creating=True)
-        res.conflicts(db.session(), values, None)
-        row = res.save(db.session(), None, values)
-        resp = jsonify(res.to_json(row))
-        resp.status_code = 201
-        resp.headers["Location"] = url_for(f"api.{res.name}_item", raw_id=row.id)
-        return resp
+        user = require_basic_auth()
+        return idempotency.run_once(user.id, lambda: create(res))
 
     def item(raw_id: str) -> Any:
         if request.method == "GET":

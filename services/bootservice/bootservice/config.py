@@ -42,6 +42,7 @@ class Config:
     db_max_overflow: int = 5
     db_pool_timeout: float = 3.0
     read_cache_ttl: float = 0.5
+    idempotency_ttl: int = 24 * 3600
     page_size_max: int = 100
     max_content_length: int = 64 * 1024
 
@@ -173,6 +174,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Confi
         db_read_timeout=_int(env, "DB_READ_TIMEOUT", 5, 1, 600),
         db_pool_size=_int(env, "DB_POOL_SIZE", 5, 1, 100),
         db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 5, 0, 100),
+        idempotency_ttl=_int(env, "IDEMPOTENCY_TTL", 24 * 3600, 1, 7 * 24 * 3600),
     )
     values.update(overrides)
     if isinstance(values["database_url"], str):

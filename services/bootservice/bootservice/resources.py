@@ -78,15 +78,24 @@ class Resource:
             if found is not None and found != row_id:
                 raise ApiError(409, "conflict", {name: f"{values[name]!r} is already taken"})
 
-    def save(self, session: Session, row: Base | None, values: dict[str, Any]) -> Base:
-        """Insert a new row (`row` None) or update `row` with validated values."""
+    def save(
+        self, session: Session, row: Base | None, values: dict[str, Any], commit: bool = True
+    ) -> Base:
+        """Insert a new row (`row` None) or update `row` with validated values.
+
+        With `commit` False the change is only flushed (the row has its id),
+        for a caller that commits more in the same transaction.
+        """
         if row is None:
             row = self.model(**values)
             session.add(row)
         else:
             for name, value in values.items():
                 setattr(row, name, value)
-        session.commit()
+        if commit:
+            session.commit()
+        else:
+            session.flush()
         return row
 
     def parse_filters(self, args: Any) -> dict[str, str]:
