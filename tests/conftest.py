@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from servers import Gunicorn, MariaDB
+
+from dws.harness import Gunicorn, MariaDB
 
 from helpers import DEMO_USER, basic_auth
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import docker
 import pytest
 import requests
-import standins
 from dockerlib import (
     NAMESPACE,
     OFFICIAL,
@@ -32,6 +31,8 @@ from dockerlib import (
     server_tag,
     untag_registries,
 )
+
+from dws import standins
 
 
 @pytest.fixture(scope="session")

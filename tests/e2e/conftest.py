@@ -1,7 +1,7 @@
 """Fixtures of the e2e tier: the three-node swarm lab, up for the session.
 
 The lab is always torn down at the end, also when the test fails. With
-DWS_E2E_REUSE_LAB=1 an already running lab (`python tests/lab.py up`) is used
+DWS_E2E_REUSE_LAB=1 an already running lab (`dws lab up`) is used
 and left running, for iterating on the test by hand.
 """
 
@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-# tests/ holds lab.py and standins.py, shared with the command line.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import lab as lablib  # noqa: E402
-from replay_support import REPORT  # noqa: E402
+from dws import lab as lablib
+from dws.probe import REPORT
 
 
 @pytest.fixture(scope="session")

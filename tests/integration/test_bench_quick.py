@@ -1,6 +1,6 @@
 """The benchmark in quick mode, and write visibility through nginx.
 
-`tests/bench.py --quick` starts the whole request path (nginx with the
+`dws bench --quick` starts the whole request path (nginx with the
 project's config, 3 bootservice instances, hello, peer, MariaDB) and loads
 every target for about two seconds. These tests check that everything
 answered without an error and that the report has its documented shape;
@@ -16,11 +16,12 @@ import time
 from collections.abc import Iterator
 from itertools import count
 
-import bench  # tests/bench.py: pytest puts tests/ on the import path
 import pytest
 import requests
 
-from helpers import DEMO_USER, REPO, basic_auth
+from dws import bench
+
+from helpers import DEMO_USER, basic_auth
 
 TARGET_KEYS = {"rps", "p50_ms", "p99_ms", "errors"}
 MACHINE_KEYS = {"date", "cpu_count", "cpu_model", "python", "nginx", "mariadb"}
@@ -32,7 +33,7 @@ def test_quick_bench_every_target_answers_without_errors(tmp_path):
     """`bench.py --quick --json` exits 0 and reports every target, error-free."""
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "bench.py"), "--quick", "--json", str(out)],
+        [sys.executable, "-m", "dws", "bench", "--quick", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=240,

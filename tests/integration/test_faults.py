@@ -7,7 +7,8 @@ import time
 
 import pytest
 import requests
-from servers import Gunicorn, MariaDB
+
+from dws.harness import Gunicorn, MariaDB
 
 # How long a request that needs the database may take to fail when it is down.
 FAIL_FAST_S = 8.0

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The swarm lab: the tutorial's three-node Docker Swarm on one machine.
 
-    python tests/lab.py up       # build (cached) and start everything
-    python tests/lab.py status   # nodes, services, addresses, URLs
-    python tests/lab.py down     # remove everything `up` created
+    dws lab up       # build (cached) and start everything
+    dws lab status   # nodes, services, addresses, URLs
+    dws lab down     # remove everything `up` created
 
 `up` creates, all named with the prefix ``dws-lab``:
 
@@ -18,7 +18,7 @@
 - a front load balancer: Debian's nginx as a host process listening on a
   loopback port, over port 80 of the three nodes, with passive health checks
   and retry to the next node (what a host-mode swarm needs in front of it);
-- in cloud01's engine, the stand-in base images of tests/standins.py, so that
+- in cloud01's engine, the stand-in base images of dws.standins, so that
   build.py can build there (skip with ``--no-bases`` or DWS_OFFICIAL_BASES=1).
 
 The node and registry images are built from Debian packages with mmdebstrap
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-RECIPES = Path(__file__).resolve().parent / "lab"
+RECIPES = Path(__file__).resolve().parent / "recipes" / "lab"
 STATE_DIR = REPO / "build" / "lab"
 STATE_FILE = STATE_DIR / "state.json"
 
@@ -231,7 +231,7 @@ class Lab:
         try:
             data = json.loads(STATE_FILE.read_text())
         except FileNotFoundError as exc:
-            raise LabError("the lab is not up (run: python tests/lab.py up)") from exc
+            raise LabError("the lab is not up (run: dws lab up)") from exc
         return cls(**data)
 
     def save(self) -> None:
@@ -439,13 +439,13 @@ def _start_lb(lab_nodes: dict[str, str], port: int) -> int:
 
 
 def load_bases(lab: Lab) -> dict[str, str]:
-    """Put the stand-in base images (tests/standins.py) into the manager's engine.
+    """Put the stand-in base images (dws.standins) into the manager's engine.
 
     No registry can be pulled from on these machines, so build.py on cloud01
     needs the python, nginx and mysql stand-ins there: built (cached) on the
     host's engine, then copied. Returns {name: tag} for build.py --base-image.
     """
-    import standins  # tests/standins.py; needs the docker SDK (the project venv)
+    from dws import standins  # needs the docker SDK
 
     started = time.monotonic()
     try:
@@ -468,7 +468,7 @@ def up(lb_port: int = DEFAULT_LB_PORT, bases: bool = True) -> Lab:
     are copied into cloud01 so that build.py can build there.
     """
     if STATE_FILE.exists() or inspect("container", f"{PREFIX}-{MANAGER}"):
-        raise LabError("a lab is already up (python tests/lab.py status | down)")
+        raise LabError("a lab is already up (dws lab status | down)")
     if docker("info", "--format", "{{.ServerVersion}}", check=False).strip() == "":
         raise LabError("the Docker engine is not reachable (run ./tests/setup.sh)")
     if inspect("network", NETWORK) or docker("ps", "-aq", "--filter", f"label={LABEL}").strip():
@@ -669,7 +669,7 @@ def status() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry: up, down or status."""
     parser = argparse.ArgumentParser(
-        prog="python tests/lab.py",
+        prog="dws lab",
         description="A three-node Docker Swarm lab (cloud01 manager, cloud02/cloud03 "
         "workers), a registry tcr:5000 and a front load balancer on loopback.",
     )

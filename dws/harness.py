@@ -20,8 +20,7 @@ import pymysql
 import requests
 
 from bootservice.seed import insert_statements
-
-from helpers import REPO, SEED_SQL, free_port
+from dws.util import REPO, SEED_SQL, free_port
 
 APP_USER = "dws"
 

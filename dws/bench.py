@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the production request path: `python tests/bench.py [--quick] [--json PATH]`.
+"""Benchmark of the production request path: `dws bench [--quick] [--json PATH]`.
 
 It starts, on loopback, what the stack runs: nginx with the project's config
 (services/nginx/, only the upstream adapted to loopback, see `nginx_config`),
@@ -49,15 +49,10 @@ from statistics import median
 
 import requests
 
-# tests/ holds the helpers shared with the test tiers (MariaDB, gunicorn).
-TESTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS))
+from dws.harness import Gunicorn, MariaDB
+from dws.util import DEMO_USER, RECIPES, REPO, free_port
 
-from servers import Gunicorn, MariaDB  # noqa: E402
-
-from helpers import DEMO_USER, REPO, free_port  # noqa: E402
-
-BENCH = TESTS / "bench"
+BENCH = RECIPES / "bench"
 NGINX_SRC = REPO / "services" / "nginx"
 WRK_SCRIPT = BENCH / "requests.lua"
 PRODUCTION_CONFIG = "python:bootservice.gunicorn_conf"
@@ -198,7 +193,7 @@ def _replace_once(text: str, pattern: str, repl: str, where: str) -> str:
     if count != 1:
         raise RuntimeError(
             f"services/nginx/{where}: expected exactly one match of {pattern!r}, found {count}; "
-            "the project's nginx config changed, adapt tests/bench.py:nginx_config"
+            "the project's nginx config changed, adapt dws/bench.py:nginx_config"
         )
     return new
 

@@ -6,11 +6,11 @@ and the swarm lab build look-alikes from Debian packages instead: a root
 filesystem from `mmdebstrap`, turned into an image by `docker import` with the
 ENV / ENTRYPOINT / CMD the official image has. Each stand-in implements the
 part of the official image's contract that our Dockerfiles rely on; the files
-under `tests/standins/<name>/` say which.
+under `dws/recipes/standins/<name>/` say which.
 
 API (all a caller needs)::
 
-    import standins                     # tests/ on sys.path (pytest puts it there)
+    from dws import standins
     tag = standins.ensure_base("python")    # -> "dws-standin/python:bookworm"
     tags = standins.ensure_all()            # {"python": ..., "nginx": ..., "mysql": ...}
     standins.base_image_args(tags)          # ["--base-image", "python=...", ...]
@@ -21,7 +21,7 @@ in a label), so a second call returns at once. It talks to the engine named by
 DOCKER_HOST, like the docker CLI. It needs root (mmdebstrap) and about 15-40 s
 per image on a cold cache.
 
-`python tests/standins.py [NAME ...]` does the same from a shell and prints
+`python -m dws.standins [NAME ...]` does the same from a shell and prints
 the tags.
 """
 
@@ -42,7 +42,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-HERE = Path(__file__).resolve().parent / "standins"
+HERE = Path(__file__).resolve().parent / "recipes" / "standins"
 REPOSITORY = "dws-standin"
 SUITE = "bookworm"
 HASH_LABEL = "org.dws.standin.recipe"

@@ -1,5 +1,7 @@
 """The tutorial replayed on the three-node swarm lab, with zero failed requests.
 
+`run(lab, workdir)` is what `dws replay` and the e2e tier call.
+
 Issue 5's ten steps, with build.py and stack.yml exactly as users run them
 (README, "Deploy"), against the lab's manager (DOCKER_HOST=tcp://cloud01:2375):
 deploy, balance, heal, drain, scale, update, rollback, auto-rollback, then the
@@ -25,14 +27,11 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
-import lab as lablib
-import pytest
 import requests
-from replay_support import REPORT, Probe, Record, Swarm, wait_for
 
-from helpers import DEMO_USER
-
-pytestmark = pytest.mark.e2e
+from dws import lab as lablib
+from dws.probe import REPORT, Probe, Record, Swarm, wait_for
+from dws.util import DEMO_USER
 
 REPO = lablib.REPO
 STACK = "dws"
@@ -222,9 +221,9 @@ def deploy(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], row: dict, tmp: P
     say(f"converged {row['converge_seconds']} s after docker stack deploy")
 
 
-def test_tutorial_replay(swarm_lab: lablib.Lab, tmp_path: Path) -> None:
-    """Issue 5, steps 1-10: every step's outcome, zero failed requests, no lost writes."""
-    lab = swarm_lab
+def run(lab: lablib.Lab, tmp_path: Path) -> dict:
+    """Steps 1-10 on a running lab: every step's outcome, zero failed requests, no lost
+    writes (AssertionError otherwise). Returns the report written to REPORT."""
     swarm = Swarm(lab)
     env = dict(os.environ, DOCKER_HOST=lab.manager_host)
     env.pop("DOCKER_CONTEXT", None)
@@ -420,6 +419,7 @@ def test_tutorial_replay(swarm_lab: lablib.Lab, tmp_path: Path) -> None:
     )
     assert report["lost_writes"] == 0, f"lost writes: {lost[:20]}"
     assert report["writes"] > 0, "the probe made no successful write"
+    return report
 
 
 def with_timeout_gone(lab: lablib.Lab) -> None:

@@ -1,7 +1,6 @@
 """Machinery of the tutorial replay: the traffic probe and swarm polling helpers.
 
-Imported by tests/e2e (tests/ and tests/e2e are on sys.path through their
-conftest files). The probe only ever talks to the lab's front load balancer
+Used by the replay (dws.replay). The probe only ever talks to the lab's front load balancer
 on 127.0.0.1 and the lab's own node addresses.
 """
 
@@ -20,7 +19,7 @@ from pathlib import Path
 import requests
 from replay_report import attempts
 
-REPORT = Path(__file__).resolve().parents[2] / "build" / "reports" / "replay.json"
+REPORT = Path(__file__).resolve().parents[1] / "build" / "reports" / "replay.json"
 
 TITLE_RE = re.compile(r"<title>\s*([^<]*?)\s*</title>", re.S)
 # Through the whole stack a request needs a few ms; a generous read timeout
