@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from replay_report import attempts
+
+from dws.replay_report import attempts
 
 REPORT = Path(__file__).resolve().parents[1] / "build" / "reports" / "replay.json"
 

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from servers import Gunicorn
+
+from dws.harness import Gunicorn
 
 from helpers import basic_auth
 

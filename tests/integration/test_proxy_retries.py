@@ -1,7 +1,7 @@
 """What the proxies retry, measured through real nginx in front of gunicorn.
 
 The chain is the deployed one on loopback: the lab's front load balancer
-(tests/lab/front-lb.conf) over two "nodes" (the project's nginx config,
+(dws/recipes/lab/front-lb.conf) over two "nodes" (the project's nginx config,
 adapted to loopback by bench.nginx_config, one server block per node), each
 over the same two bootservice instances under gunicorn, and MariaDB. Every
 hop could retry, so a single attempt is a property of the configuration,
@@ -20,14 +20,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import bench  # tests/bench.py: the project's nginx config on loopback
 import pytest
 import requests
-from servers import Gunicorn, MariaDB
 
-from helpers import DEMO_USER, REPO, basic_auth, free_port
+from dws import bench
+from dws.harness import Gunicorn, MariaDB
+from dws.util import RECIPES
 
-FRONT_CONF = REPO / "tests" / "lab" / "front-lb.conf"
+from helpers import DEMO_USER, basic_auth, free_port
+
 TRACE = {"X-Upstream-Trace": "1"}
 # The issue's bound for a 503 through the whole chain with the database down.
 FAST_503_S = 5.0
@@ -40,7 +41,7 @@ def front_config(prefix: Path, port: int, node_ports: list[int]) -> Path:
     servers = "\n".join(
         f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in node_ports
     )
-    text = FRONT_CONF.read_text()
+    text = (RECIPES / "lab" / "front-lb.conf").read_text()
     text = text.replace("@STATE@", str(prefix)).replace("@LISTEN@", f"127.0.0.1:{port}")
     conf = prefix / "nginx.conf"
     conf.write_text(text.replace("@SERVERS@", servers))
