@@ -21,7 +21,9 @@ from typing import Any
 MAX_SECONDS = 5.0
 MAX_RETRIED_SHARE = 0.01
 RETRIES_EXPECTED = ("heal", "drain", "node-crash")
-SLOW_EXPECTED = ("node-crash",)
+# A node that dies never resets its connections: a request in flight to it
+# waits for the front's 12 s read timeout, then another node answers.
+SLOW_BOUND = {"node-crash": 15.0}
 # Steps where the database is away: its 503s are answers, not failures, as
 # long as they are fast.
 DB_AWAY = ("db-restart",)
@@ -113,8 +115,9 @@ def violations(step: str, stats: dict[str, Any]) -> list[str]:
     out = []
     if stats["failures"]:
         out.append(f"{step}: {stats['failures']} client-visible failures")
-    if step not in SLOW_EXPECTED and stats["max_ms"] >= MAX_SECONDS * 1000:
-        out.append(f"{step}: slowest request {stats['max_ms']:.0f} ms (bound {MAX_SECONDS} s)")
+    bound = SLOW_BOUND.get(step, MAX_SECONDS)
+    if stats["max_ms"] >= bound * 1000:
+        out.append(f"{step}: slowest request {stats['max_ms']:.0f} ms (bound {bound} s)")
     if step not in RETRIES_EXPECTED and stats["retried_share"] > MAX_RETRIED_SHARE:
         out.append(
             f"{step}: {stats['retried']} of {stats['requests']} requests retried by a proxy "
