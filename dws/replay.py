@@ -236,11 +236,18 @@ def deploy(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], row: dict, tmp: P
     say(f"converged {row['converge_seconds']} s after docker stack deploy")
 
 
+def settle_into_step() -> None:
+    """Let the requests of the previous step finish before a fault, so that
+    every request the fault touches is counted in the fault's step."""
+    time.sleep(MAX_SECONDS)
+
+
 def db_restart(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], probe: Probe, row: dict) -> None:
     """`docker service update --force dws_mysql` under traffic: requests that
     need the database answer 503 quickly, nginx's own health answers all the
     while, and the database is back with every acknowledged write (audited
     after the run)."""
+    settle_into_step()
     before = {t["ID"] for t in swarm.tasks(MYSQL)}
     started = time.monotonic()
     cli(["docker", "service", "update", "--detach", "--force", MYSQL], env)
@@ -281,6 +288,7 @@ def node_crash(lab: lablib.Lab, swarm: Swarm, row: dict) -> None:
     on_node = [t for t in before if t["Node"] == node]
     assert on_node, f"no bootservice replica on {node} to lose: {before}"
     row["replicas_lost"] = len(on_node)
+    settle_into_step()
     started = time.monotonic()
     lablib.crash_node(node)
     wait_for(

@@ -249,7 +249,8 @@ def timeline_png(
     axes[3].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
 
     for i, step in enumerate(steps):
-        start, stop = step["start"], step["end"]
+        # The first step (deploy) began before the probe: drawn from 0.
+        start, stop = max(0.0, step["start"]), step["end"]
         for ax in axes:
             ax.axvspan(start, stop, color="0.9" if i % 2 else "0.96", zorder=0)
             ax.axvline(start, color="0.6", linewidth=0.6)
