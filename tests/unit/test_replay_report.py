@@ -46,7 +46,7 @@ def test_step_counts_retries_failures_and_latency():
     assert any("client-visible failures" in p for p in problems)
     assert any("slowest request" in p for p in problems)
     assert any("retried by a proxy" in p for p in problems)
-    # The same retries in a node crash are expected; the slow bound is 15 s there.
+    # The same retries in a node crash are expected; the slow bound is 18 s there.
     crash = step_stats("node-crash", records[:-1], 100, 10)
     assert violations("node-crash", crash) == []
 
