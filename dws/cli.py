@@ -230,9 +230,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     finally:
         if created and not args.keep:
             lab.down()
+    writes = report["writes"]
     print(
-        f"replay: {report['requests']} requests, {report['failed_requests']} failed, "
-        f"{report['lost_writes']} lost writes; report: {replay.REPORT}"
+        f"replay: {report['requests']} requests, {report['failures']} failed, "
+        f"{report['retried']} retried by a proxy; {writes['acknowledged_writes']} writes, "
+        f"{writes['lost_writes']} lost, {writes['duplicated_writes']} doubled; "
+        f"report: {replay.REPORT}, timeline: {replay.TIMELINE}"
     )
     return 0
 

@@ -196,6 +196,7 @@ class MariaDB:
             # No session or throttle survives a reset; cached copies reload.
             cur.execute("DELETE FROM web_session")
             cur.execute("DELETE FROM auth_throttle")
+            cur.execute("DELETE FROM idempotency_key")
             cur.execute("UPDATE table_version SET version = version + 1")
 
     def app_env(self) -> dict[str, str]:

@@ -357,8 +357,34 @@ def _start_node(node: str, image: str) -> None:
         # An anonymous volume: overlay2 cannot stack on the node's own overlay root.
         "-v",
         "/var/lib/docker",
+        # Runtime state (pid files, sockets) on a tmpfs, as on a real host:
+        # a node that was killed (power loss) and is started again boots
+        # clean; a stale /var/run/docker.pid would keep dockerd from starting.
+        "--tmpfs",
+        "/run",
         image,
         *dockerd,
+    )
+
+
+def crash_node(node: str) -> None:
+    """Kill a node's container at once: no shutdown, as a host losing power."""
+    docker("kill", f"{PREFIX}-{node}")
+
+
+def restart_node(lab: Lab, node: str) -> None:
+    """Start a crashed node's container again: same name, same address, same
+    disk (its /var/lib/docker volume); it rejoins the swarm by itself."""
+    docker("start", f"{PREFIX}-{node}")
+    address = _container_ip(f"{PREFIX}-{node}")
+    if address != lab.nodes[node]:
+        raise LabError(f"{node} came back on {address}, not {lab.nodes[node]}")
+    _wait(
+        f"{node}'s engine",
+        lambda: lab.node_docker(
+            node, "info", "--format", "{{.ServerVersion}}", check=False
+        ).strip(),
+        90,
     )
 
 

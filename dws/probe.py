@@ -18,6 +18,7 @@ from pathlib import Path
 
 import requests
 
+from dws.replay_report import attempts
 from dws.util import wait_until
 
 REPORT = Path(__file__).resolve().parents[1] / "build" / "reports" / "replay.json"
@@ -28,12 +29,22 @@ TITLE_RE = re.compile(r"<title>\s*([^<]*?)\s*</title>", re.S)
 TIMEOUT = (3.0, 30.0)
 
 
-@dataclass(frozen=True)
+# Substrings searched by the readers that always reach the database (a
+# filtered list is never served from a replica's copy of the table).
+SEARCHES = ("an", "ia", "ch", "ra", "ma", "ka", "el", "or", "us", "in")
+# A POST whose outcome the writer did not learn is sent again with the same
+# Idempotency-Key, with this backoff, for at most this long.
+RETRY_BACKOFF = (0.25, 0.5, 1.0, 2.0)
+RETRY_FOR_S = 90.0
+UNKNOWN_OUTCOME = (None, 409, 502, 503, 504)
+
+
+@dataclass
 class Record:
     """One probe request and what came back."""
 
     step: str
-    kind: str  # page | read | write
+    kind: str  # page | read | search | fresh-read | write
     status: int | None  # None: connection error or timeout
     served_by: str | None
     version: str | None
@@ -44,22 +55,45 @@ class Record:
     created_id: int | None = None
     created_name: str | None = None
     node: str | None = None  # X-Lab-Node: which node the front load balancer used
+    request_id: str | None = None
+    # The proxies' upstream attempts ($upstream_status): "502, 200" was retried.
+    front_status: str | None = None
+    node_status: str | None = None
+    key: str | None = None  # a write's Idempotency-Key
+    attempt: int = 1  # a write's attempt with that key
+    # A write attempt with an unknown outcome that a later attempt with the
+    # same key settled: absorbed by the client, not a failure.
+    settled_by_retry: bool = False
 
     @property
     def failed(self) -> bool:
         """A connection error, a timeout, a 5xx, or any status but the expected one."""
         expected = 201 if self.kind == "write" else 200
-        return self.status != expected
+        return self.status != expected or (self.error is not None)
+
+    @property
+    def front_attempts(self) -> int:
+        """Attempts the front load balancer made (0: not reported)."""
+        return attempts(self.front_status)
+
+    @property
+    def node_attempts(self) -> int:
+        """Attempts the answering node's nginx made (0: not reported)."""
+        return attempts(self.node_status)
 
 
 class Probe:
-    """Continuous traffic through the front load balancer, recorded per step.
+    """Continuous mixed traffic through the front load balancer, recorded per step.
 
-    ``readers`` threads alternate pages (GET /countries?page=N) and API reads
-    (GET /api/v1/countries/<id>); one writer thread creates countries with
-    HTTP Basic auth. Every response is recorded with the step that was current
-    when the request started. Bounded: it stops itself after ``max_seconds``
-    or ``max_requests``, whichever comes first.
+    ``readers`` threads share a budget of ``rate`` requests per second:
+    pages and API reads that a replica may serve from its copy of the
+    country table, searches that always reach the database, and reads of
+    rows just written (by name, through the database). One writer creates
+    countries with HTTP Basic auth and an Idempotency-Key, and sends a POST
+    whose outcome it did not learn again with the same key. Every request
+    asks the proxies for their upstream attempts and carries its own
+    X-Request-ID. Bounded: it stops itself after ``max_seconds`` or
+    ``max_requests``, whichever comes first.
     """
 
     def __init__(
@@ -68,26 +102,32 @@ class Probe:
         auth: tuple[str, str],
         run_id: str,
         *,
-        readers: int = 3,
-        pause: float = 0.05,
+        readers: int = 8,
+        rate: float = 100.0,
         write_every: float = 0.5,
-        max_seconds: float = 1800,
+        max_seconds: float = 2400,
         max_requests: int = 400_000,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.run_id = run_id
         self.readers = readers
-        self.pause = pause
+        self.rate = rate
         self.write_every = write_every
         self.max_seconds = max_seconds
         self.max_requests = max_requests
         self.step = "deploy"
         self.records: list[Record] = []
+        # name -> (id, countrycode) of every acknowledged write; names whose
+        # outcome the writer never learned.
+        self.acknowledged: dict[str, tuple[int, str]] = {}
+        self.unknown: list[str] = []
+        self._recent: list[str] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._write_seq = itertools.count(1)
+        self._request_seq = itertools.count(1)
         self._started = 0.0
 
     # -- control
@@ -116,7 +156,7 @@ class Probe:
         """Stop and join the client threads (requests in flight complete)."""
         self._stop.set()
         for t in self._threads:
-            t.join(timeout=60)
+            t.join(timeout=RETRY_FOR_S + 40)
         self._threads.clear()
 
     @property
@@ -155,30 +195,74 @@ class Probe:
 
     def _read_loop(self, session: requests.Session, index: int) -> None:
         rnd = random.Random(index)
+        interval = self.readers / self.rate if self.rate > 0 else 0.0
+        due = time.monotonic()
         n = 0
         while not self._expired():
             n += 1
-            if n % 2:
+            choice = n % 5
+            check_name = None
+            if choice == 0:
                 path, kind = f"/countries?page={rnd.randint(1, 19)}", "page"
-            else:
+            elif choice == 1:
                 path, kind = f"/api/v1/countries/{rnd.randint(1, 183)}", "read"
-            self._request(session, "GET", path, kind)
-            if self.pause:
-                time.sleep(self.pause)
+            elif choice == 2:
+                term = rnd.choice(SEARCHES)
+                path, kind = f"/api/v1/countries?countryname={term}&rows=20", "search"
+            elif choice == 3:
+                path, kind = f"/countries?countryname={rnd.choice(SEARCHES)}", "search"
+            else:
+                with self._lock:
+                    check_name = rnd.choice(self._recent) if self._recent else None
+                if check_name is None:
+                    path, kind = f"/api/v1/cities?name={rnd.choice(SEARCHES)}", "search"
+                else:
+                    path = f"/api/v1/countries?countryname={check_name}&rows=100"
+                    kind = "fresh-read"
+            self._request(session, "GET", path, kind, expect_name=check_name)
+            # Paced: together the readers send about `rate` requests a second;
+            # a reader that fell behind does not catch up in a burst.
+            due = max(due + interval, time.monotonic() - 1.0)
+            self._stop.wait(max(0.0, due - time.monotonic()))
 
     def _write_loop(self, session: requests.Session, _index: int) -> None:
         while not self._expired():
             seq = next(self._write_seq)
             name = f"e2e-{self.run_id}-{seq}"
-            self._request(
+            code = f"Z{seq % 1000:03d}"
+            self._write(session, name, code, f"{self.run_id}-{seq}")
+            self._stop.wait(self.write_every)
+
+    def _write(self, session: requests.Session, name: str, code: str, key: str) -> None:
+        """POST one country; repeat it with its key until its outcome is known."""
+        first = time.monotonic()
+        attempts: list[Record] = []
+        for attempt in itertools.count(1):
+            rec = self._request(
                 session,
                 "POST",
                 "/api/v1/countries",
                 "write",
-                json_body={"countryname": name, "countrycode": f"Z{seq % 1000:03d}"},
+                json_body={"countryname": name, "countrycode": code},
                 created_name=name,
+                key=key,
+                attempt=attempt,
             )
-            self._stop.wait(self.write_every)
+            attempts.append(rec)
+            if rec.status not in UNKNOWN_OUTCOME:
+                break
+            if time.monotonic() - first > RETRY_FOR_S:
+                break
+            time.sleep(RETRY_BACKOFF[min(attempt, len(RETRY_BACKOFF)) - 1])
+        last = attempts[-1]
+        with self._lock:
+            if last.status == 201 and last.created_id is not None:
+                self.acknowledged[name] = (last.created_id, code)
+                self._recent = [*self._recent[-19:], name]
+                for rec in attempts[:-1]:
+                    rec.settled_by_retry = True
+            elif last.status in UNKNOWN_OUTCOME:
+                self.unknown.append(name)
 
     def _request(
         self,
@@ -189,47 +273,64 @@ class Probe:
         *,
         json_body: dict | None = None,
         created_name: str | None = None,
-    ) -> None:
+        expect_name: str | None = None,
+        key: str | None = None,
+        attempt: int = 1,
+    ) -> Record:
         step = self.step
+        request_id = f"{self.run_id}-{next(self._request_seq)}"
+        headers = {"X-Upstream-Trace": "1", "X-Request-ID": request_id}
+        if key is not None:
+            headers["Idempotency-Key"] = f'"{key}"'
+        extra = {"request_id": request_id, "key": key, "attempt": attempt}
         started = time.monotonic()
         try:
             resp = session.request(
                 method,
                 self.base_url + path,
                 json=json_body,
+                headers=headers,
                 timeout=TIMEOUT,
                 auth=self.auth if method == "POST" else None,
             )
         except requests.RequestException as exc:
-            self._record(kind, None, None, f"{type(exc).__name__}: {exc}", started, step)
-            return
+            return self._record(
+                kind, None, None, f"{type(exc).__name__}: {exc}", started, step, **extra
+            )
         with resp:
             body = resp.text
             title = None
             created_id = None
+            error = None
             if kind == "page":
                 m = TITLE_RE.search(body)
                 title = m.group(1) if m else None
+            elif kind == "fresh-read" and resp.status_code == 200:
+                # A row acknowledged earlier must be there, read from the database.
+                try:
+                    names = [row["countryname"] for row in json.loads(body)["list"]]
+                except (ValueError, KeyError, TypeError):
+                    names = []
+                if expect_name not in names:
+                    error = f"acknowledged write {expect_name} not found"
             elif kind == "write" and resp.status_code == 201:
                 try:
                     created_id = int(json.loads(body)["id"])
                 except (ValueError, KeyError, TypeError):
                     created_id = None
                 if not resp.headers.get("Location") or created_id is None:
-                    self._record(
-                        kind, None, resp, f"201 without Location or id: {body[:200]}", started, step
-                    )
-                    return
-            self._record(
+                    error = f"201 without Location or id: {body[:200]}"
+            return self._record(
                 kind,
                 resp.status_code,
                 resp,
-                None,
+                error,
                 started,
                 step,
                 title=title,
                 created_id=created_id,
                 created_name=created_name,
+                **extra,
             )
 
     def _record(
@@ -244,7 +345,10 @@ class Probe:
         title: str | None = None,
         created_id: int | None = None,
         created_name: str | None = None,
-    ) -> None:
+        request_id: str | None = None,
+        key: str | None = None,
+        attempt: int = 1,
+    ) -> Record:
         headers = resp.headers if resp is not None else {}
         if error is None and status is not None and status >= 500:
             error = f"HTTP {status}"
@@ -261,9 +365,15 @@ class Probe:
             created_id=created_id,
             created_name=created_name,
             node=headers.get("X-Lab-Node"),
+            request_id=request_id,
+            front_status=headers.get("X-Front-Upstream-Status"),
+            node_status=headers.get("X-Upstream-Status"),
+            key=key,
+            attempt=attempt,
         )
         with self._lock:
             self.records.append(rec)
+        return rec
 
     # -- queries
 

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from sqlalchemy import select
 
-from . import db
+from . import db, idempotency
 from .apierror import ApiError
 from .auth import end_user_sessions, is_admin, require_basic_auth
 from .models import User
@@ -76,12 +76,16 @@ def _register(res: Resource) -> None:
 
     def create() -> Any:
         caller = require_basic_auth()
+        return idempotency.run_once(caller.id, lambda: insert(caller))
+
+    def insert(caller: User) -> Response:
+        """The new row, flushed but not committed (run_once commits), and its 201."""
         values = res.validate(json_object(request), creating=True)
         if res is USERS:
             _authorize_user_write(caller, None, values)
         sess = db.session()
         res.conflicts(sess, values, None)
-        row = res.save(sess, None, values)
+        row = res.save(sess, None, values, commit=False)
         resp = jsonify(res.to_json(row, full=res is USERS))
         resp.status_code = 201
         resp.headers["Location"] = url_for(f"api.{res.name}_item", raw_id=row.id)

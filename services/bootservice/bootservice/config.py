@@ -42,6 +42,7 @@ class Config:
     db_max_overflow: int = 5
     db_pool_timeout: float = 3.0
     read_cache_ttl: float = 0.5
+    idempotency_ttl: int = 24 * 3600
     page_size_max: int = 100
     max_content_length: int = 64 * 1024
     # A page session ends this long after login, whatever happens meanwhile.
@@ -198,6 +199,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Confi
         throttle_window=env_int(env, "THROTTLE_WINDOW", 300, 1, 86400),
         throttle_account_failures=env_int(env, "THROTTLE_ACCOUNT_FAILURES", 5, 1, 1000),
         throttle_address_failures=env_int(env, "THROTTLE_ADDRESS_FAILURES", 20, 1, 100000),
+        idempotency_ttl=env_int(env, "IDEMPOTENCY_TTL", 24 * 3600, 1, 7 * 24 * 3600),
     )
     values.update(overrides)
     if isinstance(values["database_url"], str):

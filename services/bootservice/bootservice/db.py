@@ -14,6 +14,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .cache import ReadCache
@@ -102,4 +103,9 @@ def close_session(_exc: BaseException | None = None) -> None:
     """Close the request's session, rolling back what was not committed."""
     sess = g.pop("db_session", None)
     if sess is not None:
-        sess.close()
+        try:
+            sess.close()
+        except DBAPIError:
+            # The connection died under the request (the database went
+            # away): it cannot be rolled back, only dropped from the pool.
+            sess.invalidate()

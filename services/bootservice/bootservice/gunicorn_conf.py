@@ -115,8 +115,10 @@ limit_request_field_size = 8190
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
-# One line per request: client, method, path, status, bytes, duration, and
-# which instance served it (the X-Served-By header the app sets).
+# One line per request: client, method, path, status, bytes, duration,
+# which instance served it (the X-Served-By header the app sets) and the
+# X-Request-ID nginx passes (`-` without one), to join the proxies' logs.
 access_log_format = (
     '%(h)s "%(r)s" %(s)s %(B)s %(M)sms instance=%({x-served-by}o)s version=%({x-app-version}o)s'
+    " request_id=%({x-request-id}i)s"
 )

@@ -6,7 +6,9 @@ checks that the schema that file creates on MariaDB and these models agree.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY, so the embedded default
@@ -87,3 +89,26 @@ class TableVersion(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+class IdempotencyKey(Base):
+    """A claimed Idempotency-Key and, once its request completed, the response.
+
+    Written and read only by bootservice/idempotency.py.
+    """
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (Index("ix_idempotency_key_expires_at", "expires_at"),)
+
+    # SHA-256 (hex) of the user id and the client's key: fixed length,
+    # nothing the client chose is used as an index value as is.
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # SHA-256 (hex) of the method, path and body of the first request.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    # Set while the first request runs; NULL once its response is stored.
+    owner: Mapped[str | None] = mapped_column(String(32))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[int | None] = mapped_column(Integer)
+    location: Mapped[str | None] = mapped_column(String(255))
+    body: Mapped[str | None] = mapped_column(Text)

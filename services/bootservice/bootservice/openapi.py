@@ -141,13 +141,26 @@ def _paths(res: Resource, page_size_max: int) -> dict[str, Any]:
             "post": {
                 "summary": f"Create a {res.singular}",
                 "security": auth,
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "a repeat with the same key and body gets the first "
+                        "response instead of creating again; kept 24 h",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 257},
+                    }
+                ],
                 "requestBody": body,
                 "responses": _responses(
                     _201={
-                        **_json("created", title),
+                        **_json(
+                            "created (or, on a repeated Idempotency-Key, the first answer)", title
+                        ),
                         "headers": {"Location": {"schema": {"type": "string"}}},
                     },
                     **write_errors,
+                    _422=None,
                 ),
             },
         },

@@ -85,8 +85,14 @@ class Resource:
             if found is not None and found != row_id:
                 raise ApiError(409, "conflict", {name: f"{values[name]!r} is already taken"})
 
-    def save(self, session: Session, row: Base | None, values: dict[str, Any]) -> Base:
-        """Insert a new row (`row` None) or update `row` with validated values."""
+    def save(
+        self, session: Session, row: Base | None, values: dict[str, Any], commit: bool = True
+    ) -> Base:
+        """Insert a new row (`row` None) or update `row` with validated values.
+
+        With `commit` False the change is only flushed (the row has its id),
+        for a caller that commits more in the same transaction.
+        """
         if row is None:
             row = self.model(**values)
             session.add(row)
@@ -94,7 +100,10 @@ class Resource:
             for name, value in values.items():
                 setattr(row, name, value)
         bump_version(session, self.model.__tablename__)
-        session.commit()
+        if commit:
+            session.commit()
+        else:
+            session.flush()
         return row
 
     def delete(self, session: Session, row_id: int) -> bool:

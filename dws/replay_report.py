@@ -1,0 +1,270 @@
+"""The replay's figures: per-step statistics, the assertions on them, the write
+audit and the timeline picture.
+
+Pure functions over the probe's records (anything with the attributes of
+`replay_support.Record`), so they are unit-tested on made-up records.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Point 2 of the replay's promises: no request slower than this, except in
+# the steps that lose a node; at most this share of requests retried by a
+# proxy, except where replicas or nodes go away.
+MAX_SECONDS = 5.0
+MAX_RETRIED_SHARE = 0.01
+RETRIES_EXPECTED = ("heal", "drain", "node-crash")
+# A node that dies never resets its connections: a request in flight to it
+# waits for the front's 15 s read timeout, then another node answers.
+SLOW_BOUND = {"node-crash": 18.0}
+# Steps where the database is away: its 503s are answers, not failures, as
+# long as they are fast.
+DB_AWAY = ("db-restart",)
+SAMPLES = 10
+
+
+def attempts(upstream_status: str | None) -> int:
+    """How many upstream attempts nginx's `$upstream_status` lists (0: unknown).
+
+    Attempts are separated by ", " (the next server) and " : " (an internal
+    redirect to another upstream group).
+    """
+    if not upstream_status:
+        return 0
+    return len([part for part in re.split(r"[,:]", upstream_status) if part.strip()])
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The nearest-rank q-th percentile (0 < q <= 100) of sorted `values`."""
+    if not values:
+        return 0.0
+    rank = max(1, math.ceil(q / 100 * len(values)))
+    return values[rank - 1]
+
+
+def sample(rec: Any, t0: float) -> dict[str, Any]:
+    """What the report shows of one request."""
+    return {
+        "at": round(rec.started - t0, 2),
+        "kind": rec.kind,
+        "status": rec.status,
+        "seconds": round(rec.seconds, 3),
+        "error": rec.error,
+        "front": rec.front_status,
+        "node": rec.node_status,
+        "served_by": rec.served_by,
+        "request_id": rec.request_id,
+    }
+
+
+def client_visible_failures(records: Iterable[Any], step: str) -> list[Any]:
+    """Requests whose failure reached the client.
+
+    A write attempt whose outcome was unknown and that a repeat with the same
+    Idempotency-Key settled is absorbed (counted as a client retry). While
+    the database is away, a 503 answered within MAX_SECONDS is the promised
+    answer, not a failure.
+    """
+    out = []
+    for rec in records:
+        if not rec.failed or rec.settled_by_retry:
+            continue
+        if step in DB_AWAY and rec.status == 503 and rec.seconds < MAX_SECONDS:
+            continue
+        out.append(rec)
+    return out
+
+
+def step_stats(step: str, records: Sequence[Any], t0: float, seconds: float) -> dict[str, Any]:
+    """The report's figures for one step's records."""
+    times = sorted(r.seconds for r in records)
+    failures = client_visible_failures(records, step)
+    front = [r for r in records if r.front_attempts > 1]
+    node = [r for r in records if r.node_attempts > 1]
+    retried = [r for r in records if r.front_attempts > 1 or r.node_attempts > 1]
+    kinds = Counter(r.kind for r in records)
+    slowest = sorted(records, key=lambda r: r.seconds, reverse=True)[:SAMPLES]
+    return {
+        "requests": len(records),
+        "requests_per_second": round(len(records) / seconds, 1) if seconds > 0 else 0.0,
+        "by_kind": dict(sorted(kinds.items())),
+        "failures": len(failures),
+        "answered_503": sum(r.status == 503 for r in records),
+        "retried_front": len(front),
+        "retried_node": len(node),
+        "retried": len(retried),
+        "retried_share": round(len(retried) / len(records), 4) if records else 0.0,
+        "client_retried_writes": sum(r.settled_by_retry for r in records),
+        "p50_ms": round(percentile(times, 50) * 1000, 1),
+        "p99_ms": round(percentile(times, 99) * 1000, 1),
+        "max_ms": round(times[-1] * 1000, 1) if times else 0.0,
+        "slowest": [sample(r, t0) for r in slowest],
+        "failed": [sample(r, t0) for r in failures[:SAMPLES]],
+    }
+
+
+def violations(step: str, stats: dict[str, Any]) -> list[str]:
+    """What breaks the replay's promises in one step's figures."""
+    out = []
+    if stats["failures"]:
+        out.append(f"{step}: {stats['failures']} client-visible failures")
+    bound = SLOW_BOUND.get(step, MAX_SECONDS)
+    if stats["max_ms"] >= bound * 1000:
+        out.append(f"{step}: slowest request {stats['max_ms']:.0f} ms (bound {bound} s)")
+    if step not in RETRIES_EXPECTED and stats["retried_share"] > MAX_RETRIED_SHARE:
+        out.append(
+            f"{step}: {stats['retried']} of {stats['requests']} requests retried by a proxy "
+            f"(bound {MAX_RETRIED_SHARE:.0%})"
+        )
+    return out
+
+
+@dataclass
+class Audit:
+    """What became of the writes, checked against the database after the run."""
+
+    acknowledged: int = 0
+    missing: list[str] = field(default_factory=list)
+    wrong_content: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    unknown_present: list[str] = field(default_factory=list)
+    unknown_absent: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "acknowledged_writes": self.acknowledged,
+            "lost_writes": len(self.missing),
+            "wrong_content": len(self.wrong_content),
+            "duplicated_writes": len(self.duplicated),
+            "unknown_outcome_present": self.unknown_present,
+            "unknown_outcome_absent": self.unknown_absent,
+            "samples": {
+                "missing": self.missing[:SAMPLES],
+                "wrong_content": self.wrong_content[:SAMPLES],
+                "duplicated": self.duplicated[:SAMPLES],
+            },
+        }
+
+
+def audit_writes(
+    acknowledged: dict[str, tuple[int, str]],
+    unknown: Iterable[str],
+    rows: Iterable[dict[str, Any]],
+) -> Audit:
+    """Compare the writes the client saw with the rows tagged with the run.
+
+    `acknowledged`: name -> (id, countrycode) of every 201; `unknown`: names
+    whose outcome the client never learned; `rows`: every country row whose
+    name carries the run's tag, as the API returns them.
+    """
+    by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_name[row["countryname"]].append(row)
+    audit = Audit(acknowledged=len(acknowledged))
+    for name, found in sorted(by_name.items()):
+        if len(found) > 1:
+            audit.duplicated.append(f"{name}: ids {sorted(r['id'] for r in found)}")
+    for name, (row_id, code) in sorted(acknowledged.items()):
+        found = by_name.get(name, [])
+        if not any(r["id"] == row_id for r in found):
+            audit.missing.append(f"{name} (id {row_id})")
+        elif not any(r["id"] == row_id and r["countrycode"] == code for r in found):
+            audit.wrong_content.append(f"{name} (id {row_id})")
+    for name in sorted(set(unknown)):
+        (audit.unknown_present if by_name.get(name) else audit.unknown_absent).append(name)
+    return audit
+
+
+def timeline_png(
+    records: Sequence[Any], steps: Sequence[dict[str, Any]], t0: float, path: Path
+) -> Path:
+    """Draw the run: requests per second by version and by replica, failures
+    and retries, latency; every step's start and end marked and named."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    end = max((r.started - t0 + r.seconds for r in records), default=1.0)
+    width = int(math.ceil(end)) + 1
+    seconds = list(range(width))
+
+    def per_second(select) -> dict[Any, list[int]]:
+        series: dict[Any, list[int]] = defaultdict(lambda: [0] * width)
+        for rec in records:
+            key = select(rec)
+            if key is not None:
+                series[key][int(rec.started - t0)] += 1
+        return series
+
+    fig, axes = plt.subplots(4, 1, figsize=(14, 12), sharex=True, constrained_layout=True)
+    by_version = per_second(lambda r: r.version or "no answer")
+    axes[0].stackplot(
+        seconds,
+        *by_version.values(),
+        labels=[f"version {v}" if v != "no answer" else v for v in by_version],
+    )
+    axes[0].set_ylabel("requests / s")
+    axes[0].set_title("requests per second by version (stacked)")
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+
+    by_replica = per_second(lambda r: r.served_by)
+    for replica, counts in sorted(by_replica.items()):
+        axes[1].plot(seconds, counts, linewidth=0.8, label=replica)
+    axes[1].set_ylabel("requests / s")
+    axes[1].set_title(f"requests per second by replica ({len(by_replica)} replicas)")
+    if len(by_replica) <= 16:
+        axes[1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="x-small", ncol=2)
+
+    failed = per_second(lambda r: "failed" if r.failed else None)["failed"]
+    retried_front = per_second(lambda r: "f" if r.front_attempts > 1 else None)["f"]
+    retried_node = per_second(lambda r: "n" if r.node_attempts > 1 else None)["n"]
+    axes[2].bar(seconds, failed, width=1.0, color="tab:red", label="failed or 5xx")
+    axes[2].plot(seconds, retried_front, color="tab:orange", label="retried by the front")
+    axes[2].plot(seconds, retried_node, color="tab:purple", label="retried by a node's nginx")
+    axes[2].set_ylabel("requests / s")
+    axes[2].set_title("failures and proxy retries")
+    axes[2].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+
+    latency: dict[int, list[float]] = defaultdict(list)
+    for rec in records:
+        latency[int(rec.started - t0)].append(rec.seconds * 1000)
+    xs = sorted(latency)
+    values = [sorted(latency[x]) for x in xs]
+    axes[3].plot(xs, [percentile(v, 50) for v in values], label="p50", linewidth=0.8)
+    axes[3].plot(xs, [percentile(v, 99) for v in values], label="p99", linewidth=0.8)
+    axes[3].plot(xs, [v[-1] for v in values], label="max", linewidth=0.8)
+    axes[3].axhline(MAX_SECONDS * 1000, color="grey", linestyle=":", label=f"{MAX_SECONDS:.0f} s")
+    axes[3].set_yscale("log")
+    axes[3].set_ylabel("ms (log)")
+    axes[3].set_xlabel("seconds since the probe started")
+    axes[3].set_title("latency per second of start")
+    axes[3].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+
+    for i, step in enumerate(steps):
+        # The first step (deploy) began before the probe: drawn from 0.
+        start, stop = max(0.0, step["start"]), step["end"]
+        for ax in axes:
+            ax.axvspan(start, stop, color="0.9" if i % 2 else "0.96", zorder=0)
+            ax.axvline(start, color="0.6", linewidth=0.6)
+        axes[0].annotate(
+            step["name"],
+            xy=(start, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -4),
+            textcoords="offset points",
+            fontsize="small",
+            rotation=90,
+            va="top",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

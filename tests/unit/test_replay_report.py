@@ -1,0 +1,102 @@
+"""The replay's figures on made-up records: counting, bounds, the write audit, the picture."""
+
+from __future__ import annotations
+
+from dws.probe import Record
+from dws.replay_report import (
+    attempts,
+    audit_writes,
+    percentile,
+    step_stats,
+    timeline_png,
+    violations,
+)
+
+
+def rec(step="balance", kind="read", status=200, at=0.0, seconds=0.01, **kw) -> Record:
+    base = dict(served_by="r1", version="1.0", title=None, error=None)
+    base.update(kw)
+    return Record(step=step, kind=kind, status=status, started=100 + at, seconds=seconds, **base)
+
+
+def test_attempts_count_every_upstream_try():
+    assert attempts("200") == 1
+    assert attempts("502, 504, 200") == 3
+    assert attempts("504 : 200") == 2
+    assert attempts(None) == attempts("") == 0
+
+
+def test_percentiles_are_nearest_rank():
+    values = sorted(float(i) for i in range(1, 101))
+    assert percentile(values, 50) == 50 and percentile(values, 99) == 99
+    assert percentile([], 50) == 0.0
+
+
+def test_step_counts_retries_failures_and_latency():
+    records = [rec(at=i * 0.1) for i in range(97)]
+    records.append(rec(front_status="502, 200", node_status="200", seconds=1.2))
+    records.append(rec(node_status="504, 200", seconds=10.4))
+    records.append(rec(status=None, error="ReadTimeout", seconds=30))
+    stats = step_stats("balance", records, 100, 10)
+    assert stats["requests"] == 100 and stats["requests_per_second"] == 10
+    assert (stats["retried_front"], stats["retried_node"], stats["retried"]) == (1, 1, 2)
+    assert stats["failures"] == 1 and stats["failed"][0]["error"] == "ReadTimeout"
+    assert stats["max_ms"] == 30000 and stats["slowest"][0]["seconds"] == 30
+    problems = violations("balance", stats)
+    assert any("client-visible failures" in p for p in problems)
+    assert any("slowest request" in p for p in problems)
+    assert any("retried by a proxy" in p for p in problems)
+    # The same retries in a node crash are expected; the slow bound is 18 s there.
+    crash = step_stats("node-crash", records[:-1], 100, 10)
+    assert violations("node-crash", crash) == []
+
+
+def test_fast_503_is_an_answer_only_while_the_database_restarts():
+    fast = [rec(status=503, seconds=0.2), rec(status=503, seconds=0.3)]
+    assert step_stats("db-restart", fast, 100, 1)["failures"] == 0
+    assert step_stats("db-restart", fast, 100, 1)["answered_503"] == 2
+    assert step_stats("balance", fast, 100, 1)["failures"] == 2
+    slow = [rec(status=503, seconds=6.0)]
+    assert step_stats("db-restart", slow, 100, 1)["failures"] == 1
+
+
+def test_write_settled_by_its_retry_is_not_a_failure():
+    lost = rec(kind="write", status=504, key="k1")
+    settled = rec(kind="write", status=504, key="k2", settled_by_retry=True)
+    stats = step_stats("node-crash", [lost, settled, rec(kind="write", status=201)], 100, 1)
+    assert stats["failures"] == 1 and stats["client_retried_writes"] == 1
+
+
+def test_audit_finds_lost_doubled_and_unknown_writes():
+    rows = [
+        {"id": 1, "countryname": "e2e-x-1", "countrycode": "Z001"},
+        {"id": 2, "countryname": "e2e-x-2", "countrycode": "Z002"},
+        {"id": 3, "countryname": "e2e-x-2", "countrycode": "Z002"},
+        {"id": 5, "countryname": "e2e-x-5", "countrycode": "Z005"},
+        {"id": 6, "countryname": "e2e-x-6", "countrycode": "Z999"},
+    ]
+    acked = {
+        "e2e-x-1": (1, "Z001"),
+        "e2e-x-2": (2, "Z002"),
+        "e2e-x-4": (4, "Z004"),
+        "e2e-x-6": (6, "Z006"),
+    }
+    audit = audit_writes(acked, ["e2e-x-5", "e2e-x-7"], rows).as_dict()
+    assert audit["acknowledged_writes"] == 4
+    assert audit["lost_writes"] == 1 and audit["samples"]["missing"] == ["e2e-x-4 (id 4)"]
+    assert audit["duplicated_writes"] == 1
+    assert audit["samples"]["duplicated"] == ["e2e-x-2: ids [2, 3]"]
+    assert audit["wrong_content"] == 1
+    assert audit["unknown_outcome_present"] == ["e2e-x-5"]
+    assert audit["unknown_outcome_absent"] == ["e2e-x-7"]
+
+
+def test_timeline_is_a_png(tmp_path):
+    records = [
+        rec(at=i * 0.05, served_by=f"r{i % 3}", version="1.0" if i < 100 else "2.0")
+        for i in range(200)
+    ]
+    records.append(rec(at=5, status=None, error="x", node_status="502, 200"))
+    steps = [{"name": "balance", "start": 0, "end": 5}, {"name": "update", "start": 5, "end": 10}]
+    out = timeline_png(records, steps, 100, tmp_path / "t.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
