@@ -23,9 +23,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from dws import bench
+from dws import bench, frontlb
 from dws.harness import Gunicorn, MariaDB
-from dws.util import RECIPES
 
 from helpers import DEMO_USER, basic_auth, free_port
 
@@ -35,16 +34,11 @@ FAST_503_S = 5.0
 
 
 def front_config(prefix: Path, port: int, node_ports: list[int]) -> Path:
-    """The lab's front load balancer config, its placeholders filled for loopback."""
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (prefix / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-    servers = "\n".join(
-        f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in node_ports
-    )
-    text = (RECIPES / "lab" / "front-lb.conf").read_text()
-    text = text.replace("@STATE@", str(prefix)).replace("@LISTEN@", f"127.0.0.1:{port}")
+    """The lab's front load balancer config (`dws front-lb`) over loopback "nodes"."""
+    frontlb.make_state_dir(prefix)
+    nodes = [(f"node{i}", f"127.0.0.1:{p}") for i, p in enumerate(node_ports, 1)]
     conf = prefix / "nginx.conf"
-    conf.write_text(text.replace("@SERVERS@", servers))
+    conf.write_text(frontlb.render(nodes, f"127.0.0.1:{port}", prefix))
     return conf
 
 
