@@ -1,5 +1,5 @@
 """stack.yml and stack.mesh.yml as the Docker CLI's own parser reads them, and
-`dws check` against this machine's engine (a plain engine, not a swarm)."""
+`dws check` against the local engine (a plain engine, not a swarm)."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ from dws.harness import Gunicorn, MariaDB
 from helpers import DEMO_USER, basic_auth, free_port
 
 TRACE = {"X-Upstream-Trace": "1"}
-# The bound for a 503 through the whole chain with the database down.
+# The promised bound for a 503 through the whole chain with the database down.
 FAST_503_S = 5.0
 
 
