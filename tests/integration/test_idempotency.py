@@ -18,25 +18,44 @@ from dws.harness import Gunicorn
 
 from helpers import basic_auth
 
-# Short, so that the expiry test waits seconds, not a day.
+# The expiry test's TTL: short, so that it waits seconds, not a day. Every
+# other test runs with the default (a day), so a slow machine cannot make a
+# stored response expire between a request and its repeat.
 TTL_S = 3
+
+
+def _start(mariadb, tmp_path_factory, ttl: int | None) -> Gunicorn:
+    """bootservice with 4 workers and, when given, its own IDEMPOTENCY_TTL."""
+    tmp = tmp_path_factory.mktemp("idempotency")
+    key = tmp / "secret_key"
+    key.write_text("idempotency-" + "k" * 40)
+    env = {**mariadb.app_env(), "SECRET_KEY_FILE": str(key), "READ_CACHE_TTL": "0"}
+    if ttl is not None:
+        env["IDEMPOTENCY_TTL"] = str(ttl)
+    server = Gunicorn(env, tmp / "gunicorn.log", workers=4)
+    try:
+        server.start()
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 @pytest.fixture(scope="module")
 def service(mariadb, tmp_path_factory) -> Iterator[Gunicorn]:
-    """bootservice with a short IDEMPOTENCY_TTL and 4 workers."""
-    tmp = tmp_path_factory.mktemp("idempotency")
-    key = tmp / "secret_key"
-    key.write_text("idempotency-" + "k" * 40)
-    env = {
-        **mariadb.app_env(),
-        "SECRET_KEY_FILE": str(key),
-        "READ_CACHE_TTL": "0",
-        "IDEMPOTENCY_TTL": str(TTL_S),
-    }
-    server = Gunicorn(env, tmp / "gunicorn.log", workers=4)
+    """bootservice with the default IDEMPOTENCY_TTL and 4 workers."""
+    server = _start(mariadb, tmp_path_factory, None)
     try:
-        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def short_ttl_service(mariadb, tmp_path_factory) -> Iterator[Gunicorn]:
+    """bootservice with IDEMPOTENCY_TTL of TTL_S seconds and 4 workers."""
+    server = _start(mariadb, tmp_path_factory, TTL_S)
+    try:
         yield server
     finally:
         server.stop()
@@ -45,6 +64,11 @@ def service(mariadb, tmp_path_factory) -> Iterator[Gunicorn]:
 @pytest.fixture
 def url(service, citydb) -> str:
     return f"{service.url}/api/v1"
+
+
+@pytest.fixture
+def short_ttl_url(short_ttl_service, citydb) -> str:
+    return f"{short_ttl_service.url}/api/v1"
 
 
 def _post(url: str, resource: str, body: dict, key: str | None, auth: dict) -> requests.Response:
@@ -164,7 +188,8 @@ def test_concurrent_first_requests_apply_once_and_the_rest_get_409(url, citydb, 
     assert _country_rows(citydb, "Thule") == 1
 
 
-def test_key_expires_after_the_ttl_and_expired_rows_are_deleted(url, citydb, auth_header):
+def test_key_expires_after_the_ttl_and_expired_rows_are_deleted(short_ttl_url, citydb, auth_header):
+    url = short_ttl_url
     key = _fresh()
     body = {"countryname": "Avalon", "countrycode": "AV"}
     first = _post(url, "countries", body, key, auth_header)
