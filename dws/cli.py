@@ -156,6 +156,11 @@ def build_parser() -> Parser:
         add_help=False,
     )
     sub.add_parser(
+        "db",
+        help="the database: backup, restore, checksum, recover, check (dws db --help)",
+        add_help=False,
+    )
+    sub.add_parser(
         "standins", help="build the stand-in base images and print their tags", add_help=False
     )
     return p
@@ -308,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
         from dws import flood
 
         return flood.main(argv[1:])
+    if argv[:1] == ["db"]:
+        from dws import db
+
+        return db.main(argv[1:])
     if argv[:1] == ["standins"]:
         from dws import standins
 

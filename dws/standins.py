@@ -110,17 +110,20 @@ STANDINS: dict[str, StandIn] = {
         ),
         files=("nginx.conf", "default.conf"),
     ),
-    # mysql: MariaDB behind an entrypoint that honours the official image's
-    # variables and /docker-entrypoint-initdb.d (see docker-entrypoint.sh).
+    # mysql: the official mariadb image's look-alike: MariaDB (with Galera,
+    # rsync and socat, as the server package brings them) behind an
+    # entrypoint that honours the official variables and
+    # /docker-entrypoint-initdb.d (see docker-entrypoint.sh).
     "mysql": StandIn(
         name="mysql",
-        packages=("mariadb-server", "mariadb-client", "tzdata"),
+        packages=("mariadb-server", "mariadb-client", "galera-4", "rsync", "socat", "tzdata"),
         changes=(
-            "ENV MYSQL_VERSION={version}",
+            "ENV MARIADB_VERSION={version}",
+            "ENV LANG=C.UTF-8",
             "VOLUME /var/lib/mysql",
             "EXPOSE 3306",
             'ENTRYPOINT ["docker-entrypoint.sh"]',
-            'CMD ["mysqld"]',
+            'CMD ["mariadbd"]',
         ),
         files=("docker-entrypoint.sh",),
     ),
@@ -130,7 +133,7 @@ OFFICIAL = {
     # What the Dockerfiles default to; used when DWS_OFFICIAL_BASES=1.
     "python": "python:3.11.14-slim-bookworm",
     "nginx": "nginx:1.27.5",
-    "mysql": "mysql:8.4.7",
+    "mysql": "mariadb:10.11.18",
 }
 
 

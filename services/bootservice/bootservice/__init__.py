@@ -14,7 +14,7 @@ from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, auth, db, errors, health, legacy, pages
+from . import api, auth, db, errors, galera, health, legacy, pages
 from .config import GENERATED_KEY_WARNING, Config, load_config
 from .validation import check_query_encoding
 
@@ -74,6 +74,8 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     errors.register(app)
     for blueprint in (health.bp, api.bp, legacy.bp, auth.bp, pages.bp):
         app.register_blueprint(blueprint)
+    # After the blueprints: it wraps their views.
+    galera.install(app)
 
     @app.before_request
     def _check_query() -> None:

@@ -67,6 +67,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON \`$database\`.* TO '$user'@'%';
 -- over TCP from inside the container (127.0.0.1; names are not resolved), so
 -- it needs no password. Without it each ping would log "access denied".
 CREATE USER IF NOT EXISTS 'healthcheck'@'127.0.0.1' IDENTIFIED BY '';
+-- The official image created it already, with a password only this node's
+-- .my-healthcheck.cnf knows; nodes that join a cluster get the account but
+-- not that file.
+ALTER USER 'healthcheck'@'127.0.0.1' IDENTIFIED BY '';
 $migrate_sql
 FLUSH PRIVILEGES;
 SQL

@@ -1,13 +1,19 @@
 #!/bin/bash
-# Entrypoint of the mysql stand-in: Debian's MariaDB behind the documented
-# contract of the official mysql image (Docker Hub "mysql", sections
-# "Environment Variables", "Docker Secrets" and "Initializing a fresh
-# instance"), i.e. the part services/mysql/Dockerfile relies on:
+# Entrypoint of the mysql stand-in: Debian's MariaDB behind the contract of
+# the official mariadb image's docker-entrypoint.sh (MariaDB/mariadb-docker,
+# 10.11), i.e. the part services/mysql/Dockerfile and its dws-db start script
+# rely on:
 #
-#   * MYSQL_ROOT_PASSWORD, MYSQL_ALLOW_EMPTY_PASSWORD or
-#     MYSQL_RANDOM_ROOT_PASSWORD (one of them on first start), MYSQL_ROOT_HOST
-#     (default %), MYSQL_DATABASE, MYSQL_USER + MYSQL_PASSWORD; each also as
-#     VAR_FILE, read from a file such as a Docker secret;
+#   * MARIADB_ROOT_PASSWORD, MARIADB_ALLOW_EMPTY_ROOT_PASSWORD or
+#     MARIADB_RANDOM_ROOT_PASSWORD (one of them on first start),
+#     MARIADB_ROOT_HOST (default %), MARIADB_DATABASE, MARIADB_USER +
+#     MARIADB_PASSWORD; each also under its MYSQL_ name (MARIADB_ wins), and
+#     each also as VAR_FILE, read from a file such as a Docker secret;
+#   * the data directory and socket are the server's own settings (its
+#     config files and the command's options), read with
+#     `mariadbd --verbose --help`;
+#   * the temporary server runs with --wsrep_on=OFF, so the init phase of a
+#     Galera node replicates nothing;
 #   * on an empty datadir only: a temporary server with networking off, root
 #     password, database and user set up, then /docker-entrypoint-initdb.d/*
 #     in name order: *.sh executed when executable, sourced otherwise (with
@@ -16,12 +22,12 @@
 #   * then the real server, as the mysql user, exec'ed with the CMD's
 #     arguments; a first argument starting with "-" means `mysqld <options>`.
 #
-# Not implemented (nothing here relies on them): time zone tables,
-# MYSQL_ONETIME_PASSWORD, MYSQL_INITDB_SKIP_TZINFO.
+# Not implemented (nothing here relies on them): time zone tables, the
+# *_PASSWORD_HASH variables, replication, healthcheck.sh itself (the image
+# has its own check, dws-db health; the healthcheck accounts and
+# .my-healthcheck.cnf the official init creates are here), the upgrade
+# step (MARIADB_AUTO_UPGRADE), initialising from a backup tarball.
 set -Eeuo pipefail
-
-DATADIR=/var/lib/mysql
-SOCKET=/run/mysqld/mysqld.sock
 
 mysql_log() {
 	local level=$1
@@ -52,6 +58,25 @@ file_env() {
 	unset "$file_name"
 }
 
+# mariadb_file_env MYSQL_X [DEFAULT]: MYSQL_X and MARIADB_X (or their _FILE)
+# set both, MARIADB_X winning, as the official image does.
+mariadb_file_env() {
+	local name=$1 maria="MARIADB_${1#MYSQL_}"
+	file_env "$name" "${2:-}"
+	file_env "$maria" "${!name}"
+	if [ -n "${!maria}" ]; then
+		export "$name"="${!maria}"
+	fi
+}
+
+# The server's effective value of an option (config files and arguments).
+server_config() {
+	local name=$1
+	shift
+	"$@" --verbose --help 2>/dev/null |
+		awk -v name="$name" '$1 == name && /^[^ \t]/ { sub(/^[^ \t]+[ \t]+/, ""); print; exit }'
+}
+
 # SQL string literal content: backslash and quote escaped.
 sql_escape() {
 	local s=${1//\\/\\\\}
@@ -76,7 +101,7 @@ docker_process_sql() {
 start_temp_server() {
 	# --skip-networking: nothing outside the container (or a TCP healthcheck)
 	# can reach the server before it is initialised.
-	"$@" --skip-networking --socket="$SOCKET" &
+	"$@" --skip-networking --socket="$SOCKET" --wsrep_on=OFF &
 	TEMP_PID=$!
 	local i
 	for i in $(seq 60); do
@@ -95,8 +120,9 @@ stop_temp_server() {
 }
 
 setup_accounts() {
-	local root_pw
+	local root_pw health_pw
 	root_pw=$(sql_escape "$MYSQL_ROOT_PASSWORD")
+	health_pw=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 	{
 		# mariadb-install-db leaves extra root and anonymous accounts; the
 		# official image keeps only root@localhost (and root@MYSQL_ROOT_HOST).
@@ -117,8 +143,20 @@ setup_accounts() {
 				echo "GRANT ALL ON \`$MYSQL_DATABASE\`.* TO '$(sql_escape "$MYSQL_USER")'@'%';"
 			fi
 		fi
+		# The official image's healthcheck accounts: USAGE only, a random
+		# password, kept in $DATADIR/.my-healthcheck.cnf for healthcheck.sh.
+		local host
+		for host in 127.0.0.1 ::1 localhost; do
+			echo "CREATE USER IF NOT EXISTS healthcheck@'$host' IDENTIFIED BY '$health_pw';"
+			echo "GRANT USAGE ON *.* TO healthcheck@'$host';"
+		done
 		echo "FLUSH PRIVILEGES;"
 	} | MYSQL_DATABASE= docker_process_sql --dont-use-mysql-root-password
+	(
+		umask 0077
+		printf '[mariadb-client]\nport=%s\nsocket=%s\nuser=healthcheck\npassword=%s\n' \
+			"$(server_config port "${SERVER[@]}")" "$SOCKET" "$health_pw" >"$DATADIR/.my-healthcheck.cnf"
+	)
 }
 
 run_init_files() {
@@ -158,27 +196,30 @@ run_init_files() {
 }
 
 init_datadir() {
-	file_env MYSQL_ROOT_HOST %
-	file_env MYSQL_DATABASE
-	file_env MYSQL_USER
-	file_env MYSQL_PASSWORD
-	file_env MYSQL_ROOT_PASSWORD
-	file_env MYSQL_ALLOW_EMPTY_PASSWORD
-	file_env MYSQL_RANDOM_ROOT_PASSWORD
+	mariadb_file_env MYSQL_ROOT_HOST %
+	mariadb_file_env MYSQL_DATABASE
+	mariadb_file_env MYSQL_USER
+	mariadb_file_env MYSQL_PASSWORD
+	mariadb_file_env MYSQL_ROOT_PASSWORD
+	: "${MARIADB_ALLOW_EMPTY_ROOT_PASSWORD:=${MYSQL_ALLOW_EMPTY_PASSWORD:-}}"
+	: "${MARIADB_RANDOM_ROOT_PASSWORD:=${MYSQL_RANDOM_ROOT_PASSWORD:-}}"
+	export MYSQL_ALLOW_EMPTY_PASSWORD=$MARIADB_ALLOW_EMPTY_ROOT_PASSWORD
+	export MYSQL_RANDOM_ROOT_PASSWORD=$MARIADB_RANDOM_ROOT_PASSWORD
 	if [ -z "$MYSQL_ROOT_PASSWORD" ] && [ -z "$MYSQL_ALLOW_EMPTY_PASSWORD" ] \
 		&& [ -z "$MYSQL_RANDOM_ROOT_PASSWORD" ]; then
 		mysql_error "database is uninitialized and password option is not specified:" \
-			"set MYSQL_ROOT_PASSWORD(_FILE), MYSQL_ALLOW_EMPTY_PASSWORD or MYSQL_RANDOM_ROOT_PASSWORD"
+			"set MARIADB_ROOT_PASSWORD(_FILE), MARIADB_ALLOW_EMPTY_ROOT_PASSWORD or MARIADB_RANDOM_ROOT_PASSWORD (or their MYSQL_ names)"
 	fi
 	if [ -n "$MYSQL_RANDOM_ROOT_PASSWORD" ] && [ -z "$MYSQL_ROOT_PASSWORD" ]; then
 		MYSQL_ROOT_PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
-		export MYSQL_ROOT_PASSWORD
+		export MYSQL_ROOT_PASSWORD MARIADB_ROOT_PASSWORD=$MYSQL_ROOT_PASSWORD
 		mysql_note "GENERATED ROOT PASSWORD: $MYSQL_ROOT_PASSWORD"
 	fi
 
 	mysql_note "initializing database files in $DATADIR"
+	# Other options are the server's, as the official entrypoint passes them.
 	mariadb-install-db --datadir="$DATADIR" --auth-root-authentication-method=normal \
-		--skip-test-db >/dev/null
+		--skip-test-db "${@:2}" >/dev/null
 	mysql_note "starting temporary server"
 	start_temp_server "$@"
 	setup_accounts
@@ -189,19 +230,27 @@ init_datadir() {
 }
 
 if [ "${1:0:1}" = - ]; then
-	set -- mysqld "$@"
+	set -- mariadbd "$@"
 fi
 
 if [ "$1" = mysqld ] || [ "$1" = mariadbd ]; then
+	SERVER=("$@")
+	DATADIR=$(server_config datadir "$@")
+	DATADIR=${DATADIR%/}
+	SOCKET=$(server_config socket "$@")
 	if [ "$(id -u)" = 0 ]; then
 		# A fresh volume or bind mount may belong to root; the server runs as
 		# mysql. /run is empty in an imported image.
-		mkdir -p "$DATADIR" /run/mysqld
-		find "$DATADIR" /run/mysqld \! -user mysql -exec chown mysql:mysql '{}' +
+		mkdir -p "$DATADIR" "${SOCKET%/*}"
+		find "$DATADIR" "${SOCKET%/*}" -maxdepth 0 \! -user mysql -exec chown mysql:mysql '{}' +
+		find "$DATADIR" \! -user mysql -exec chown mysql:mysql '{}' +
 		exec setpriv --reuid=mysql --regid=mysql --init-groups "${BASH_SOURCE[0]}" "$@"
 	fi
 	if [ ! -d "$DATADIR/mysql" ]; then
 		init_datadir "$@"
 	fi
+	# The server needs none of the passwords; keep them out of its environment.
+	unset MYSQL_ROOT_PASSWORD MARIADB_ROOT_PASSWORD MYSQL_PASSWORD MARIADB_PASSWORD \
+		MYSQL_ROOT_PASSWORD_FILE MARIADB_ROOT_PASSWORD_FILE MYSQL_PASSWORD_FILE MARIADB_PASSWORD_FILE
 fi
 exec "$@"
