@@ -2,7 +2,8 @@
 
 Against the manager DOCKER_HOST names (or the local engine) it checks what
 stack.yml needs and a deploy does not report: the engine is a swarm manager,
-the five secrets exist, a node carries the database label, the overlay
+the five secrets exist, the database label is on as many nodes as DB_NODES
+says (1, or 3 for a Galera cluster; 2 is refused), the overlay
 network exists (or what command creates it), and every image stack.yml names,
 with the variables of this environment, is in its registry. Each item prints
 as ok or with what to do; the exit status is non-zero if anything is missing.
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import requests
 
+from dws.db import check_labels
 from dws.deploy import DB_LABEL, NETWORK, SECRET_NAMES, SUBNET
 from dws.util import REPO, DockerError, DwsError, docker
 
@@ -146,20 +148,18 @@ def secret_items() -> list[Item]:
     ]
 
 
-def label_items() -> list[Item]:
+def label_items(db_nodes: int) -> list[Item]:
+    """The database label on as many nodes as DB_NODES says (1, or 3 for Galera)."""
     key, value = DB_LABEL.split("=")
     ids = docker("node", "ls", "-q").split()
     nodes = json.loads(docker("node", "inspect", *ids)) if ids else []
-    labelled = [
+    labelled = sorted(
         n["Description"]["Hostname"] for n in nodes if n["Spec"].get("Labels", {}).get(key) == value
-    ]
-    if len(labelled) == 1:
-        return [Item(f"node label {DB_LABEL} on {labelled[0]}", True)]
-    if not labelled:
-        todo = f"docker node update --label-add {DB_LABEL} NODE (the node that keeps the database)"
-    else:
-        todo = f"on {', '.join(labelled)}: keep it on one node only (the volume lives there)"
-    return [Item(f"node label {DB_LABEL}", False, todo)]
+    )
+    problem = check_labels(labelled, db_nodes)
+    if problem is None:
+        return [Item(f"node label {DB_LABEL} on {', '.join(labelled)} (DB_NODES={db_nodes})", True)]
+    return [Item(f"node label {DB_LABEL}", False, problem)]
 
 
 def network_items() -> list[Item]:
@@ -187,11 +187,11 @@ def run(
     files: Iterable[str] = ("stack.yml",),
     registry_address: dict[str, str] | None = None,
     out=print,
+    db_nodes: int = 1,
 ) -> list[Item]:
     """Check everything; print each item; CheckFailed if any is missing."""
     items = manager_items()
-    for part in (secret_items, label_items, network_items):
-        items += part()
+    items += secret_items() + label_items(db_nodes) + network_items()
     for ref in stack_images(files):
         registry = split_image(ref)[0]
         items.append(image_in_registry(ref, (registry_address or {}).get(registry)))

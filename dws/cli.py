@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
 
+from dws.db import db_nodes_arg
 from dws.util import DwsError, UsageError
 
 # Kept in step with the `status` of the DwsError subclasses.
@@ -104,6 +106,14 @@ def build_parser() -> Parser:
         help="the tutorial replayed with continuous traffic; report in build/reports/",
     )
     replay.add_argument(
+        "--db-nodes",
+        type=int,
+        choices=(1, 3),
+        default=1,
+        help="3: the database as a three-node Galera cluster, each node drained, the "
+        "database restarted node by node, a node killed (report: replay-ha.json)",
+    )
+    replay.add_argument(
         "--keep",
         action="store_true",
         help="leave the stack (and a lab this command brought up) running",
@@ -128,6 +138,12 @@ def build_parser() -> Parser:
         default=[],
         metavar="NAME=HOST:PORT",
         help="reach registry NAME (as in the image names) at HOST:PORT from here",
+    )
+    check.add_argument(
+        "--db-nodes",
+        type=db_nodes_arg,
+        default=os.environ.get("DB_NODES", "1"),
+        help="database nodes the stack will run, as stack.yml's DB_NODES (default: $DB_NODES or 1)",
     )
     check.add_argument(
         "--lab",
@@ -220,18 +236,21 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from dws import lab, replay
+    from dws import lab, replay, replay_ha
 
+    mode = replay_ha if args.db_nodes == 3 else replay
+    report_path = replay_ha.REPORT_HA if args.db_nodes == 3 else replay.REPORT
+    timeline = replay_ha.TIMELINE_HA if args.db_nodes == 3 else replay.TIMELINE
     created = not lab.STATE_FILE.exists()
     the_lab = lab.up(lb_port=0) if created else lab.Lab.load()
     try:
         try:
-            report = replay.run(the_lab, remove_stack=not args.keep)
+            report = mode.run(the_lab, remove_stack=not args.keep)
         except AssertionError as exc:
             from dws.tutorial import StepFailed
 
             first = (str(exc).strip().splitlines() or ["assertion failed"])[0]
-            raise StepFailed(f"replay failed: {first} (report: {replay.REPORT})") from exc
+            raise StepFailed(f"replay failed: {first} (report: {report_path})") from exc
     finally:
         if created and not args.keep:
             lab.down()
@@ -240,14 +259,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
         f"replay: {report['requests']} requests, {report['failures']} failed, "
         f"{report['retried']} retried by a proxy; {writes['acknowledged_writes']} writes, "
         f"{writes['lost_writes']} lost, {writes['duplicated_writes']} doubled; "
-        f"report: {replay.REPORT}, timeline: {replay.TIMELINE}"
+        f"report: {report_path}, timeline: {timeline}"
     )
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    import os
-
     from dws import check
 
     files = args.compose_file or ["stack.yml"]
@@ -268,7 +285,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if variables.get("REGISTRY") == lab.REGISTRY:
             for key, value in variables.items():
                 os.environ.setdefault(key, value)
-    check.run(files, registries)
+    check.run(files, registries, db_nodes=args.db_nodes)
     return 0
 
 

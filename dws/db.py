@@ -166,7 +166,10 @@ def check_labels(labelled: list[str], db_nodes: int) -> str | None:
     count = len(labelled)
     names = ", ".join(labelled) or "none"
     if count == 0:
-        return f"no node is labelled {LABEL}=true: the database has nowhere to run"
+        return (
+            f"no node is labelled {LABEL}=true: docker node update --label-add {LABEL}=true "
+            "NODE (1 node: a single database; 3 nodes and DB_NODES=3: a Galera cluster)"
+        )
     if count % 2 == 0:
         return (
             f"{count} nodes are labelled {LABEL}=true ({names}): a cluster of {count} loses "
@@ -179,6 +182,13 @@ def check_labels(labelled: list[str], db_nodes: int) -> str | None:
             f"deploy with DB_NODES={count}"
         )
     return None
+
+
+def db_nodes_arg(value: str) -> int:
+    """argparse type of --db-nodes (default: $DB_NODES, as stack.yml reads it)."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"DB_NODES must be a positive number, not {value!r}")
+    return int(value)
 
 
 def labelled_nodes() -> list[str]:
@@ -226,7 +236,7 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("recover")
     r.add_argument("--timeout", type=float, default=600)
     c = sub.add_parser("check")
-    c.add_argument("--db-nodes", type=int, default=int(os.environ.get("DB_NODES", "1")))
+    c.add_argument("--db-nodes", type=db_nodes_arg, default=os.environ.get("DB_NODES", "1"))
     for s in sub.choices.values():
         s.add_argument("--stack", default="dws")
         s.add_argument("--container", help="the database container (default: a healthy task)")

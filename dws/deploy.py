@@ -44,6 +44,7 @@ NETWORK = "my-network"
 SUBNET = "10.0.9.0/24"
 DB_LABEL = "dws.db=true"
 DB_NODE = "cloud03"  # never the node the tutorial drains
+DB_VOLUME = f"{STACK}_mysql-data"
 BOOT, NGINX, MYSQL = f"{STACK}_bootservice", f"{STACK}_nginx", f"{STACK}_mysql"
 IMAGES_JSON = REPO / "build" / "images.json"
 BUILD_LOG = REPO / "build" / "reports" / "deploy-build.log"
@@ -164,16 +165,38 @@ def stack_deploy(lab: lablib.Lab, variables: dict[str, str]) -> None:
     )
 
 
-def wait_converged(lab: lablib.Lab, timeout: float = 300) -> None:
+def db_nodes_of(lab: lablib.Lab, db_nodes: int) -> list[str]:
+    """The nodes the lab labels for the database: cloud03 alone, or all three."""
+    if db_nodes == 1:
+        return [DB_NODE]
+    if db_nodes == len(lab.nodes):
+        return sorted(lab.nodes)
+    raise DeployError(f"the lab runs 1 or {len(lab.nodes)} database nodes, not {db_nodes}")
+
+
+def label_db_nodes(lab: lablib.Lab, nodes: list[str]) -> None:
+    """Exactly `nodes` carry the database label."""
+    key = DB_LABEL.split("=")[0]
+    for node in lab.nodes:
+        if node in nodes:
+            lab.docker("node", "update", "--label-add", DB_LABEL, node)
+        else:
+            lab.docker("node", "update", "--label-rm", key, node, check=False)
+
+
+def wait_converged(lab: lablib.Lab, timeout: float = 300, db_nodes: int = 1) -> None:
     """Every service at its replica count, bootservice at 1.0, and the page served."""
     swarm = Swarm(lab)
     wait = lambda what, probe: wait_until(what, probe, timeout, 1.0, error=DeployError)  # noqa: E731
-    wait("mysql 1/1", lambda: swarm.converged(MYSQL, 1))
+    # A database task is Running only once healthy: with Galera, once Synced.
+    wait(f"mysql {db_nodes}/{db_nodes}", lambda: swarm.converged(MYSQL, db_nodes))
     wait("bootservice 3/3 at 1.0", lambda: swarm.converged(BOOT, 3, image("1.0")))
     wait("nginx on 3 nodes", lambda: swarm.converged(NGINX, 3))
-    node = swarm.tasks(MYSQL)[0]["Node"]
-    if node != DB_NODE:
-        raise DeployError(f"mysql runs on {node}, not the labelled {DB_NODE}")
+    placed = sorted(t["Node"] for t in swarm.tasks(MYSQL))
+    if placed != db_nodes_of(lab, db_nodes):
+        raise DeployError(
+            f"mysql runs on {placed}, not on the labelled {db_nodes_of(lab, db_nodes)}"
+        )
     # Ready = the database answers through the whole chain, several times in a row.
     streak: list[bool] = []
 
@@ -186,8 +209,11 @@ def wait_converged(lab: lablib.Lab, timeout: float = 300) -> None:
     wait("/readyz through the front load balancer", ready)
 
 
-def deploy(lab: lablib.Lab, say: Callable[[str], None] = print) -> dict:
-    """The whole deploy; returns its figures (seconds per part)."""
+def deploy(lab: lablib.Lab, say: Callable[[str], None] = print, db_nodes: int = 1) -> dict:
+    """The whole deploy; returns its figures (seconds per part).
+
+    `db_nodes` 3 labels every node and deploys with DB_NODES=3: a Galera cluster.
+    """
     figures: dict = {}
     started = time.monotonic()
     say(f"$ DOCKER_HOST={lab.manager_host} python {' '.join(build_command(lab)[1:])}")
@@ -196,8 +222,11 @@ def deploy(lab: lablib.Lab, say: Callable[[str], None] = print) -> dict:
     say(f"  built and pushed in {figures['build_seconds']} s; log: {BUILD_LOG}")
     created = ensure_secrets(lab)
     say(f"$ docker secret create ... ({', '.join(created) or 'all exist'})")
-    lab.docker("node", "update", "--label-add", DB_LABEL, DB_NODE)
-    say(f"$ docker node update --label-add {DB_LABEL} {DB_NODE}")
+    labelled = db_nodes_of(lab, db_nodes)
+    label_db_nodes(lab, labelled)
+    say(f"$ docker node update --label-add {DB_LABEL} {' / '.join(labelled)}")
+    if db_nodes != 1:
+        variables = {**variables, "DB_NODES": str(db_nodes)}
     made = ensure_network(lab)
     say(
         f"$ docker network create --driver overlay --subnet {SUBNET} {NETWORK}"
@@ -207,7 +236,7 @@ def deploy(lab: lablib.Lab, say: Callable[[str], None] = print) -> dict:
     say(f"$ {exports} docker stack deploy -c stack.yml {STACK} --with-registry-auth")
     started = time.monotonic()
     stack_deploy(lab, variables)
-    wait_converged(lab)
+    wait_converged(lab, db_nodes=db_nodes)
     figures["converge_seconds"] = round(time.monotonic() - started, 1)
     figures["variables"] = variables
     say(f"  converged and serving in {figures['converge_seconds']} s")

@@ -20,6 +20,7 @@ import subprocess
 import time
 from collections import Counter
 from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 
@@ -475,9 +476,18 @@ def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
     return report
 
 
-def write_report(steps: Steps, probe: Probe, audit: Audit | None, total: float) -> dict:
-    """Print the table, write build/reports/replay.json and the timeline next to
-    it; return the report (its `violations` list what broke a promise)."""
+def write_report(
+    steps: Steps,
+    probe: Probe,
+    audit: Audit | None,
+    total: float,
+    path: Path = REPORT,
+    timeline: Path = TIMELINE,
+    extra: dict | None = None,
+) -> dict:
+    """Print the table, write the report (build/reports/replay.json) and the
+    timeline next to it; return the report (its `violations` list what broke a
+    promise). `extra` adds top-level entries."""
     t0 = probe.started_at or time.monotonic()
     by_step: dict[str, list[Record]] = {}
     for rec in probe.records:
@@ -527,14 +537,15 @@ def write_report(steps: Steps, probe: Probe, audit: Audit | None, total: float) 
             "max_retried_share": MAX_RETRIED_SHARE,
             "retries_expected_in": list(RETRIES_EXPECTED),
         },
+        **(extra or {}),
     }
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     spans = [
         {"name": s["name"], "start": s["start"] - t0, "end": s["end"] - t0} for s in steps.spans
     ]
     if probe.records:
-        timeline_png(probe.records, spans, t0, TIMELINE)
+        timeline_png(probe.records, spans, t0, timeline)
     print(
         f"\n{'step':<14}{'requests':>9}{'rps':>6}{'failed':>7}{'503':>6}{'retried':>8}"
         f"{'front':>6}{'node':>5}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'seconds':>8}"
@@ -547,7 +558,7 @@ def write_report(steps: Steps, probe: Probe, audit: Audit | None, total: float) 
         )
     print(
         f"writes: {json.dumps({k: v for k, v in writes.items() if k != 'samples'})}; "
-        f"total {report['total_seconds']} s; report: {REPORT}, timeline: {TIMELINE}",
+        f"total {report['total_seconds']} s; report: {path}, timeline: {timeline}",
         flush=True,
     )
     for problem in problems:

@@ -65,6 +65,27 @@ def test_check_passes_on_the_deployed_lab(swarm_lab, run_dws):
     assert lines[-1].startswith("all ") and "docker stack deploy -c stack.yml dws" in lines[-1]
 
 
+def test_check_refuses_a_label_count_the_database_cannot_use(swarm_lab, run_dws):
+    """Two labelled nodes cannot keep a Galera majority; three need DB_NODES=3."""
+    labelled = deploy.DB_NODE
+    other = next(n for n in swarm_lab.nodes if n != labelled)
+    swarm_lab.docker("node", "update", "--label-add", deploy.DB_LABEL, other)
+    try:
+        ran = run_dws("check", "--lab")
+        assert ran.status == 10, ran.output
+        line = next(x for x in ran.output.splitlines() if "node label dws.db=true" in x)
+        assert line.startswith("MISSING") and "2 nodes are labelled dws.db=true" in line, line
+        assert "loses its majority" in line and "label 1 node" in line, line
+    finally:
+        swarm_lab.docker("node", "update", "--label-rm", "dws.db", other)
+    ran = run_dws("check", "--lab", "--db-nodes", "3")
+    assert ran.status == 10, ran.output
+    assert f"1 node(s) labelled dws.db=true ({labelled}) but DB_NODES=3" in ran.output
+    ran = run_dws("check", "--lab", "--db-nodes", "two")
+    assert ran.status == 2 and "DB_NODES must be a positive number" in ran.output, ran.output
+    assert run_dws("check", "--lab").status == 0
+
+
 def test_tutorial_runs_every_step(swarm_lab, run_dws, timings):
     ran = run_dws("tutorial", timeout=2400)
     timings["tutorial_seconds"] = ran.seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -58,3 +59,17 @@ def test_restore_refuses_what_is_not_a_dump_before_touching_a_database(tmp_path)
 def test_usage_errors_exit_2():
     assert _dws_db().returncode == 2
     assert _dws_db("frobnicate").returncode == 2
+
+
+@pytest.mark.parametrize("command", [("db", "check"), ("check",)])
+def test_a_malformed_db_nodes_is_a_usage_error_not_a_traceback(command):
+    proc = subprocess.run(
+        [sys.executable, "-m", "dws", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DB_NODES": "three"},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "DB_NODES must be a positive number, not 'three'" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,302 @@
+"""The replay with three database nodes: `dws replay --db-nodes 3`.
+
+The same traffic as the tutorial replay (pages, API reads that reach the
+database, an idempotent writer, all through the lab's front) while the
+database runs as a three-node Galera cluster, one node on each labelled swarm
+node. The steps are the faults a single database cannot survive:
+
+- deploy: a fresh stack with every node labelled dws.db=true and DB_NODES=3,
+  from empty database volumes; the cluster must have been started exactly once;
+- drain cloud01, drain cloud02, drain cloud03: each node in turn drained (its
+  database node, its bootservice replica and its nginx leave) and made Active
+  again; the cluster keeps serving with two nodes and is back to three synced;
+- db-rolling-restart: `docker service update --force dws_mysql`, one node at a
+  time, each gated on its health (Synced);
+- node-crash cloud02: a whole swarm node with a database node killed at once
+  and started again; its database node rejoins by itself.
+
+Every step must end with 0 client-visible failed requests (a 503 counts: the
+cluster never lacks a majority), and the audit after the run 0 lost and 0
+duplicated writes. Each step records how long the cluster took to be back to
+three synced nodes. The report is build/reports/replay-ha.json with its
+timeline beside it; afterwards the stack, the database volumes and the extra
+labels are removed, so the lab is back to the single-database layout.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+
+import requests
+
+from dws import deploy as deploy_mod
+from dws import lab as lablib
+from dws.probe import REPORT, Probe, Swarm, wait_for
+from dws.replay import BOOT, MYSQL, NGINX, Steps, audit_run, cli, nodes_answer, say, write_report
+from dws.replay_report import Audit
+
+REPORT_HA = REPORT.with_name("replay-ha.json")
+TIMELINE_HA = REPORT.with_name("replay-ha-timeline.png")
+DB_NODES = 3
+CRASH_NODE = "cloud02"
+BOOTSTRAP_LINE = "starting a new cluster on this node"
+WSREP_SQL = (
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_size', "
+    "'wsrep_local_state_comment', 'wsrep_ready', 'wsrep_cluster_state_uuid')"
+)
+
+
+def wsrep(lab: lablib.Lab, node: str) -> dict[str, str]:
+    """The wsrep status of the database task running on `node` ({} if none answers)."""
+    ids = lab.node_docker(
+        node,
+        "ps",
+        "-q",
+        "--filter",
+        f"label=com.docker.swarm.service.name={MYSQL}",
+        check=False,
+    ).split()
+    if not ids:
+        return {}
+    out = lab.node_docker(
+        node,
+        "exec",
+        ids[0],
+        "sh",
+        "-c",
+        'MYSQL_PWD="$(cat "$MYSQL_ROOT_PASSWORD_FILE")" mariadb -uroot -N -B -e "$1"',
+        "sh",
+        WSREP_SQL,
+        check=False,
+        timeout=20,
+    )
+    return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+
+
+def cluster_synced(lab: lablib.Lab, nodes: list[str]) -> bool:
+    """Exactly `nodes` form one cluster, every one Synced and ready for writes."""
+    states = [wsrep(lab, node) for node in nodes]
+    return (
+        all(
+            s.get("wsrep_local_state_comment") == "Synced"
+            and s.get("wsrep_ready") == "ON"
+            and s.get("wsrep_cluster_size") == str(len(nodes))
+            for s in states
+        )
+        and len({s.get("wsrep_cluster_state_uuid") for s in states}) == 1
+    )
+
+
+def remove_database_volumes(lab: lablib.Lab) -> None:
+    """The database volume on every node (the stack must be gone)."""
+    for node in lab.nodes:
+        lab.node_docker(node, "volume", "rm", deploy_mod.DB_VOLUME, check=False)
+
+
+def bootstraps(lab: lablib.Lab) -> int:
+    """How many database nodes started a new cluster, from the service's logs."""
+    return lab.docker("service", "logs", "--raw", MYSQL, check=False, timeout=60).count(
+        BOOTSTRAP_LINE
+    )
+
+
+def deploy(lab: lablib.Lab, swarm: Swarm, row: dict) -> None:
+    """A fresh stack with three database nodes from empty volumes."""
+    if deploy_mod.stack_exists(lab):
+        say("removing the running stack first: the replay starts from a fresh deploy")
+        deploy_mod.stack_removed(lab)
+    remove_database_volumes(lab)
+    started = time.monotonic()
+    try:
+        figures = deploy_mod.deploy(lab, say=lambda line: say(line.strip()), db_nodes=DB_NODES)
+    except deploy_mod.DeployError as exc:
+        raise AssertionError(str(exc)) from exc
+    nodes = sorted(lab.nodes)
+    wait_for("3 synced database nodes", lambda: cluster_synced(lab, nodes), 300, interval=1)
+    row["build_seconds"] = figures["build_seconds"]
+    row["converge_seconds"] = figures["converge_seconds"]
+    row["cluster_synced_seconds"] = round(time.monotonic() - started - row["build_seconds"], 1)
+    row["bootstraps"] = bootstraps(lab)
+    assert row["bootstraps"] == 1, f"{row['bootstraps']} nodes started a new cluster"
+    nodes_answer(lab, swarm)
+
+
+def drain(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], node: str, row: dict) -> None:
+    """Drain `node` (a database node leaves), check a write made before it, make it
+    Active again and wait for its database node to be Synced."""
+    others = sorted(n for n in lab.nodes if n != node)
+    with requests.Session() as s:
+        name = f"ha-drain-{secrets.token_hex(4)}"
+        resp = s.post(
+            f"{lab.lb_url}/api/v1/countries",
+            auth=deploy_mod.admin_credentials(),
+            timeout=10,
+            json={"countryname": name, "countrycode": "DR"},
+        )
+        assert resp.status_code == 201, resp.text
+        written = resp.json()["id"]
+    started = time.monotonic()
+    cli(["docker", "node", "update", "--availability", "drain", node], env)
+    wait_for(
+        f"no task left on {node}",
+        lambda: (
+            swarm.converged(BOOT, 3, not_on=node)
+            and swarm.converged(NGINX, 2, not_on=node)
+            and swarm.converged(MYSQL, 2, not_on=node)
+        ),
+        180,
+        interval=0.5,
+    )
+    row["drain_seconds"] = round(time.monotonic() - started, 1)
+    wait_for(f"the cluster of {others}", lambda: cluster_synced(lab, others), 120, interval=1)
+    row["cluster_of_two_seconds"] = round(time.monotonic() - started, 1)
+    got = requests.get(f"{lab.lb_url}/api/v1/countries/{written}", timeout=10)
+    assert got.status_code == 200 and got.json()["countryname"] == name, got.text
+    nodes_answer(lab, swarm)
+    activated = time.monotonic()
+    cli(["docker", "node", "update", "--availability", "active", node], env)
+    nodes = sorted(lab.nodes)
+    wait_for(
+        f"3 synced database nodes with {node}",
+        lambda: (
+            swarm.converged(NGINX, 3) and swarm.converged(MYSQL, 3) and cluster_synced(lab, nodes)
+        ),
+        300,
+        interval=1,
+    )
+    row["cluster_back_seconds"] = round(time.monotonic() - activated, 1)
+    nodes_answer(lab, swarm)
+    say(
+        f"drained {node} in {row['drain_seconds']} s (2 synced nodes after "
+        f"{row['cluster_of_two_seconds']} s); Active again, 3 synced after "
+        f"{row['cluster_back_seconds']} s"
+    )
+
+
+def rolling_restart(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], row: dict) -> None:
+    """`docker service update --force dws_mysql`: one node at a time, health-gated."""
+    before = {t["ID"] for t in swarm.tasks(MYSQL)}
+    started = time.monotonic()
+    cli(["docker", "service", "update", "--detach", "--force", MYSQL], env)
+    nodes = sorted(lab.nodes)
+
+    def done() -> bool:
+        state = (swarm.service(MYSQL).get("UpdateStatus") or {}).get("State")
+        assert state not in ("paused", "rollback_started", "rollback_paused"), state
+        tasks = swarm.converged(MYSQL, 3)
+        return bool(
+            state == "completed"
+            and tasks
+            and not {t["ID"] for t in tasks} & before
+            and cluster_synced(lab, nodes)
+        )
+
+    wait_for("every database node restarted and Synced", done, 600, interval=1)
+    row["cluster_back_seconds"] = round(time.monotonic() - started, 1)
+    nodes_answer(lab, swarm)
+    say(f"every database node restarted in turn; 3 synced after {row['cluster_back_seconds']} s")
+
+
+def node_crash(lab: lablib.Lab, swarm: Swarm, row: dict) -> None:
+    """Kill a node holding a database node, a bootservice replica and an nginx."""
+    node = CRASH_NODE
+    others = sorted(n for n in lab.nodes if n != node)
+    assert any(t["Node"] == node for t in swarm.tasks(MYSQL)), f"no database node on {node}"
+    started = time.monotonic()
+    lablib.crash_node(node)
+    wait_for(f"the cluster of {others}", lambda: cluster_synced(lab, others), 120, interval=0.5)
+    row["cluster_of_two_seconds"] = round(time.monotonic() - started, 1)
+    wait_for(
+        f"{node} Down",
+        lambda: swarm.nodes().get(node, {}).get("Status") == "Down",
+        120,
+        interval=0.5,
+    )
+    row["noticed_down_seconds"] = round(time.monotonic() - started, 1)
+    wait_for(
+        f"3 replicas running without {node}",
+        lambda: swarm.converged(BOOT, 3, not_on=node),
+        180,
+        interval=0.5,
+    )
+    row["tasks_replaced_seconds"] = round(time.monotonic() - started, 1)
+    restarted = time.monotonic()
+    lablib.restart_node(lab, node)
+    nodes = sorted(lab.nodes)
+    wait_for(
+        f"{node} back with its database node Synced",
+        lambda: (
+            swarm.nodes().get(node, {}).get("Status") == "Ready"
+            and swarm.converged(NGINX, 3)
+            and swarm.converged(MYSQL, 3)
+            and cluster_synced(lab, nodes)
+        ),
+        300,
+        interval=1,
+    )
+    row["cluster_back_seconds"] = round(time.monotonic() - restarted, 1)
+    nodes_answer(lab, swarm)
+    say(
+        f"killed {node}: 2 synced nodes after {row['cluster_of_two_seconds']} s, Down after "
+        f"{row['noticed_down_seconds']} s; started again, 3 synced after "
+        f"{row['cluster_back_seconds']} s"
+    )
+
+
+def clean_up(lab: lablib.Lab) -> None:
+    """The stack, the database volumes and the extra labels go: the lab is back to
+    the single-database layout that `dws lab deploy` makes."""
+    started = time.monotonic()
+    deploy_mod.stack_removed(lab)
+    remove_database_volumes(lab)
+    deploy_mod.label_db_nodes(lab, [deploy_mod.DB_NODE])
+    say(f"stack, database volumes and labels removed in {time.monotonic() - started:.0f} s")
+
+
+def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
+    """Every step with three database nodes (AssertionError if a promise broke);
+    returns the report written to REPORT_HA."""
+    swarm = Swarm(lab)
+    env = dict(os.environ, DOCKER_HOST=lab.manager_host)
+    env.pop("DOCKER_CONTEXT", None)
+    deploy_mod.ensure_secrets(lab)
+    probe = Probe(lab.lb_url, deploy_mod.admin_credentials(), run_id=secrets.token_hex(3))
+    steps = Steps(probe)
+    started = time.monotonic()
+    audit: Audit | None = None
+    try:
+        with steps.step("deploy") as row:
+            deploy(lab, swarm, row)
+            probe.start()
+        with steps.step("steady") as row:
+            time.sleep(10)
+            row["served_by"] = len({r.served_by for r in probe.of_step("steady") if r.served_by})
+        for node in sorted(lab.nodes):
+            with steps.step(f"drain {node}") as row:
+                drain(lab, swarm, env, node, row)
+        with steps.step("db-rolling-restart") as row:
+            rolling_restart(lab, swarm, env, row)
+        with steps.step(f"node-crash {CRASH_NODE}") as row:
+            node_crash(lab, swarm, row)
+        probe.set_step("verify")
+        probe.stop()
+        audit = audit_run(lab.lb_url, probe)
+    finally:
+        probe.stop()
+        report = write_report(
+            steps,
+            probe,
+            audit,
+            time.monotonic() - started,
+            path=REPORT_HA,
+            timeline=TIMELINE_HA,
+            extra={"db_nodes": DB_NODES},
+        )
+        if remove_stack:
+            clean_up(lab)
+    problems = report["violations"]
+    assert not problems, "the replay broke its promises:\n  " + "\n  ".join(problems)
+    assert report["writes"]["acknowledged_writes"] > 0, "the probe made no successful write"
+    return report
