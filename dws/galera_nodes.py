@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pymysql
+from sqlalchemy import create_engine
 
+from bootservice.migrate import upgrade
 from dws.util import RECIPES, REPO, SEED_SQL
 
 DWS_DB = REPO / "services" / "mysql" / "galera" / "dws-db"
@@ -223,7 +225,7 @@ class Cluster:
 
     def load_citydb(self, node: Node) -> None:
         """citydb, the app account and the healthcheck account, as the image's init does
-        (services/mysql/initdb: 10-citydb.sql, 20-app-user.sh)."""
+        (services/mysql/initdb: 10-citydb.sql, 20-app-user.sh), then the migrations."""
         with SEED_SQL.open("rb") as sql:
             subprocess.run(
                 [
@@ -243,6 +245,15 @@ class Cluster:
             cur.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON citydb.* TO '{APP_USER}'@'%'")
             cur.execute("CREATE USER IF NOT EXISTS 'healthcheck'@'127.0.0.1' IDENTIFIED BY ''")
             cur.execute("ALTER USER 'healthcheck'@'127.0.0.1' IDENTIFIED BY ''")
+        # The schema migrations, as the stack's migrate task applies them.
+        engine = create_engine(
+            f"mysql+pymysql://root:{self.root_password}@{node.address}:{node.port}/citydb"
+            "?charset=utf8mb4"
+        )
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
 
     def logs(self) -> str:
         return "\n".join(

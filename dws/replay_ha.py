@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 import time
 
 import requests
@@ -95,14 +96,22 @@ def remove_database_volumes(lab: lablib.Lab) -> None:
         lab.node_docker(node, "volume", "rm", deploy_mod.DB_VOLUME, check=False)
 
 
-def bootstraps(lab: lablib.Lab) -> int:
-    """How many database nodes started a new cluster, from the service's logs."""
-    return lab.docker("service", "logs", "--raw", MYSQL, check=False, timeout=60).count(
-        BOOTSTRAP_LINE
-    )
+def bootstraps(env: dict[str, str]) -> int:
+    """How many database nodes started a new cluster, from the service's logs
+    (the CLI prints a task's stderr, where the start script logs, on its own)."""
+    logs = subprocess.run(
+        ["docker", "service", "logs", "--raw", MYSQL],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+        check=False,
+    ).stdout
+    return logs.count(BOOTSTRAP_LINE)
 
 
-def deploy(lab: lablib.Lab, swarm: Swarm, row: dict) -> None:
+def deploy(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], row: dict) -> None:
     """A fresh stack with three database nodes from empty volumes."""
     if deploy_mod.stack_exists(lab):
         say("removing the running stack first: the replay starts from a fresh deploy")
@@ -118,7 +127,7 @@ def deploy(lab: lablib.Lab, swarm: Swarm, row: dict) -> None:
     row["build_seconds"] = figures["build_seconds"]
     row["converge_seconds"] = figures["converge_seconds"]
     row["cluster_synced_seconds"] = round(time.monotonic() - started - row["build_seconds"], 1)
-    row["bootstraps"] = bootstraps(lab)
+    row["bootstraps"] = bootstraps(env)
     assert row["bootstraps"] == 1, f"{row['bootstraps']} nodes started a new cluster"
     nodes_answer(lab, swarm)
 
@@ -268,7 +277,7 @@ def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
     audit: Audit | None = None
     try:
         with steps.step("deploy") as row:
-            deploy(lab, swarm, row)
+            deploy(lab, swarm, env, row)
             probe.start()
         with steps.step("steady") as row:
             time.sleep(10)
