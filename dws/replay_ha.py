@@ -13,11 +13,15 @@ node. The steps are the faults a single database cannot survive:
 - db-rolling-restart: `docker service update --force dws_mysql`, one node at a
   time, each gated on its health (Synced);
 - node-crash cloud02: a whole swarm node with a database node killed at once
-  and started again; its database node rejoins by itself.
+  and started again; its database node rejoins by itself;
+- db-full-crash: every database container killed at once; Swarm restarts them
+  and they start the cluster again by themselves from the most advanced node.
 
 Every step must end with 0 client-visible failed requests (a 503 counts: the
-cluster never lacks a majority), and the audit after the run 0 lost and 0
-duplicated writes. Each step records how long the cluster took to be back to
+cluster never lacks a majority), except db-full-crash, where no database node
+is left and a 503 answered within 5 s is the promised answer, as in the
+single-database replay's db-restart; and the audit after the run must find 0
+lost and 0 duplicated writes. Each step records how long the cluster took to be back to
 three synced nodes. The report is build/reports/replay-ha.json with its
 timeline beside it; afterwards the stack, the database volumes and the extra
 labels are removed, so the lab is back to the single-database layout.
@@ -35,13 +39,25 @@ import requests
 from dws import deploy as deploy_mod
 from dws import lab as lablib
 from dws.probe import REPORT, Probe, Swarm, wait_for
-from dws.replay import BOOT, MYSQL, NGINX, Steps, audit_run, cli, nodes_answer, say, write_report
+from dws.replay import (
+    BOOT,
+    MYSQL,
+    NGINX,
+    Steps,
+    audit_run,
+    cli,
+    nodes_answer,
+    say,
+    settle_into_step,
+    write_report,
+)
 from dws.replay_report import Audit
 
 REPORT_HA = REPORT.with_name("replay-ha.json")
 TIMELINE_HA = REPORT.with_name("replay-ha-timeline.png")
 DB_NODES = 3
 CRASH_NODE = "cloud02"
+STEP_FULL_CRASH = "db-full-crash"
 BOOTSTRAP_LINE = "starting a new cluster on this node"
 WSREP_SQL = (
     "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_size', "
@@ -254,6 +270,47 @@ def node_crash(lab: lablib.Lab, swarm: Swarm, row: dict) -> None:
     )
 
 
+def full_crash(lab: lablib.Lab, swarm: Swarm, probe: Probe, row: dict) -> None:
+    """Every database container killed at once (no node left to serve): Swarm
+    restarts them, and they must start the cluster again by themselves from the
+    most advanced node. Meanwhile the requests that need the database answer 503
+    quickly (the promise of a database that is away)."""
+    nodes = sorted(lab.nodes)
+    before = {t["ID"] for t in swarm.tasks(MYSQL)}
+    containers = {}
+    for node in nodes:
+        ids = lab.node_docker(
+            node, "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={MYSQL}"
+        ).split()
+        assert ids, f"no database container on {node}"
+        containers[node] = ids[0]
+    settle_into_step()
+    started = time.monotonic()
+    for node, container in containers.items():
+        lab.node_docker(node, "kill", container)
+
+    def back() -> bool:
+        tasks = swarm.converged(MYSQL, 3)
+        return bool(tasks and not {t["ID"] for t in tasks} & before) and cluster_synced(lab, nodes)
+
+    wait_for("the cluster started again by itself", back, 600, interval=1)
+    row["cluster_back_seconds"] = round(time.monotonic() - started, 1)
+    wait_for("/readyz through the front", lambda: ready(lab), 120, interval=0.5)
+    row["serving_again_seconds"] = round(time.monotonic() - started, 1)
+    answered_503 = [r for r in probe.of_step(STEP_FULL_CRASH) if r.status == 503]
+    row["worst_503_seconds"] = round(max((r.seconds for r in answered_503), default=0.0), 3)
+    nodes_answer(lab, swarm)
+    say(
+        f"every database container killed: 3 synced after {row['cluster_back_seconds']} s, "
+        f"serving after {row['serving_again_seconds']} s; {len(answered_503)} quick 503s"
+    )
+
+
+def ready(lab: lablib.Lab) -> bool:
+    with requests.Session() as s:
+        return s.get(f"{lab.lb_url}/readyz", timeout=5).status_code == 200
+
+
 def clean_up(lab: lablib.Lab) -> None:
     """The stack, the database volumes and the extra labels go: the lab is back to
     the single-database layout that `dws lab deploy` makes."""
@@ -289,6 +346,8 @@ def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
             rolling_restart(lab, swarm, env, row)
         with steps.step(f"node-crash {CRASH_NODE}") as row:
             node_crash(lab, swarm, row)
+        with steps.step(STEP_FULL_CRASH) as row:
+            full_crash(lab, swarm, probe, row)
         probe.set_step("verify")
         probe.stop()
         audit = audit_run(lab.lb_url, probe)

@@ -26,7 +26,7 @@ RETRIES_EXPECTED = ("heal", "drain", "node-crash")
 SLOW_BOUND = {"node-crash": 18.0}
 # Steps where the database is away: its 503s are answers, not failures, as
 # long as they are fast.
-DB_AWAY = ("db-restart",)
+DB_AWAY = ("db-restart", "db-full-crash")
 SAMPLES = 10
 
 

@@ -67,6 +67,7 @@ def test_replay_with_three_database_nodes_keeps_every_promise(swarm_lab, run_dws
         "drain cloud03",
         "db-rolling-restart",
         "node-crash cloud02",
+        "db-full-crash",
     ]
     assert steps["deploy"]["bootstraps"] == 1
     for name, row in steps.items():
