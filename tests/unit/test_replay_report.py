@@ -60,6 +60,22 @@ def test_fast_503_is_an_answer_only_while_the_database_restarts():
     assert step_stats("db-restart", slow, 100, 1)["failures"] == 1
 
 
+def test_a_step_on_a_named_node_has_the_bounds_of_its_kind():
+    records = [rec(at=i * 0.1) for i in range(98)]
+    records.append(rec(front_status="502, 200", node_status="200", seconds=12.0))
+    records.append(rec(node_status="504, 200", seconds=0.4))
+    assert (
+        violations("node-crash cloud02", step_stats("node-crash cloud02", records, 100, 10)) == []
+    )
+    drained = step_stats("drain cloud01", records[:-2] + records[-1:], 100, 10)
+    assert violations("drain cloud01", drained) == []
+    assert any("retried by a proxy" in p for p in violations("steady", drained))
+    # With three database nodes a 503 is a failure, unless every node is down.
+    fast_503 = [rec(status=503, seconds=0.2)]
+    assert step_stats("db-rolling-restart", fast_503, 100, 1)["failures"] == 1
+    assert step_stats("db-full-crash", fast_503, 100, 1)["failures"] == 0
+
+
 def test_write_settled_by_its_retry_is_not_a_failure():
     lost = rec(kind="write", status=504, key="k1")
     settled = rec(kind="write", status=504, key="k2", settled_by_retry=True)
