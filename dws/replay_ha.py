@@ -229,6 +229,7 @@ def node_crash(lab: lablib.Lab, swarm: Swarm, row: dict) -> None:
     node = CRASH_NODE
     others = sorted(n for n in lab.nodes if n != node)
     assert any(t["Node"] == node for t in swarm.tasks(MYSQL)), f"no database node on {node}"
+    settle_into_step()
     started = time.monotonic()
     lablib.crash_node(node)
     wait_for(f"the cluster of {others}", lambda: cluster_synced(lab, others), 120, interval=0.5)

@@ -101,7 +101,10 @@ def _app(cluster: Cluster, node: Node):
     return create_app(load_config(env))
 
 
-def test_a_certification_conflict_is_retried_and_applied_once(cluster, auth_header):
+@pytest.mark.parametrize("idempotency_key", [None, "conflict-key-1"])
+def test_a_certification_conflict_is_retried_and_applied_once(
+    cluster, auth_header, idempotency_key
+):
     first, second, _ = cluster.nodes
     app = _app(cluster, first)
     rival = {}
@@ -120,18 +123,24 @@ def test_a_certification_conflict_is_retried_and_applied_once(cluster, auth_head
             )
 
     event.listen(app.extensions["db_sessionmaker"], "after_flush", conflict)
+    name = f"conflicted-{idempotency_key or 'plain'}"
+    headers = dict(auth_header)
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
     resp = app.test_client().post(
-        "/api/v1/cities", json={"name": "conflicted", "state": "galera"}, headers=auth_header
+        "/api/v1/cities", json={"name": name, "state": "galera"}, headers=headers
     )
     assert resp.status_code == 201, resp.get_data(as_text=True)
     assert resp.headers["X-DB-Retries"] == "1"
     assert resp.get_json()["id"] != rival["id"]
     with second.connect() as conn, conn.cursor() as cur:
         cur.execute("SET SESSION wsrep_sync_wait = 1")
-        cur.execute("SELECT id, name FROM citydb.city WHERE name IN ('conflicted', 'rival')")
+        cur.execute(
+            "SELECT id, name FROM citydb.city WHERE name = %s OR id = %s", (name, rival["id"])
+        )
         rows = sorted(cur.fetchall(), key=lambda r: r[1])
     # Once each: the loser's first attempt left nothing behind.
-    assert rows == [(resp.get_json()["id"], "conflicted"), (rival["id"], "rival")]
+    assert rows == [(resp.get_json()["id"], name), (rival["id"], "rival")]
 
 
 def test_the_service_reads_its_own_write_through_another_node(cluster, auth_header):

@@ -124,6 +124,13 @@ def basic_user() -> User | None:
     return g.g_basic_user
 
 
+def forget_users() -> None:
+    """Forget the request's users: they are rows of a session that was closed (a
+    request run again after a database error looks them up in its new one)."""
+    g.pop("g_basic_user", None)
+    g.pop("page_user", None)
+
+
 def require_basic_auth() -> User:
     """The API caller's user, or a 401 asking for HTTP Basic credentials."""
     user = basic_user()

@@ -40,7 +40,7 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
-from . import db
+from . import auth, db
 
 ATTEMPTS = 3
 DEADLOCK = 1213  # ER_LOCK_DEADLOCK: certification conflict or InnoDB deadlock
@@ -113,6 +113,7 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
                     exc.orig,
                 )
                 db.close_session()
+                auth.forget_users()
                 g.db_retries = attempt
                 # Spread the rerun of conflicting writers apart a little.
                 time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 - jitter
