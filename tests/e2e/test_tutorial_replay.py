@@ -80,6 +80,10 @@ def test_replay_with_three_database_nodes_keeps_every_promise(swarm_lab, run_dws
     assert writes["lost_writes"] == 0 and writes["duplicated_writes"] == 0
     assert writes["wrong_content"] == 0
     assert TIMELINE_HA.stat().st_size > 10_000
+    # dws db backup, a table emptied, dws db restore: every node equal to the backup.
+    restored = report["backup_restore"]
+    assert restored["identical_on"] == ["cloud01", "cloud02", "cloud03"]
+    assert restored["tables"] >= 3 and restored["dump_bytes"] > 10_000
 
     # The lab is back to one labelled node without database volumes elsewhere.
     def labels(node: str) -> str:
