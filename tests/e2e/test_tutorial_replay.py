@@ -9,6 +9,9 @@ from dws.probe import REPORT
 from dws.replay import TIMELINE
 
 STEP_FIGURES = {"requests", "failures", "retried", "p50_ms", "p99_ms", "max_ms"}
+# Steps whose `docker` command replaces bootservice tasks: how many new ones
+# at least, and how many old ones stop (the rest of the breakdown follows).
+TIMED_STEPS = {"heal": 1, "drain": 1, "scale": 3, "update": 6, "rollback": 6, "auto-rollback": 1}
 
 
 def test_replay_keeps_every_promise(swarm_lab, run_dws):
@@ -41,5 +44,34 @@ def test_replay_keeps_every_promise(swarm_lab, run_dws):
     assert writes["lost_writes"] == 0 and writes["duplicated_writes"] == 0
     assert writes["wrong_content"] == 0
     assert TIMELINE.stat().st_size > 10_000
+    assert_swarm_breakdown(report, steps)
     # `dws replay` on a lab that was up leaves the lab; without --keep the stack goes.
     assert "stack removed" in ran.output
+
+
+def assert_swarm_breakdown(report: dict, steps: dict) -> None:
+    """Each timed step says when its new tasks started and turned healthy and
+    when the old ones stopped, in an order that is possible; each new task
+    when a worker was ready and when it turned healthy (or, for the broken
+    release, unhealthy). Figures only: no speed is asserted."""
+    assert report["swarm_timing"]["inconsistencies"] == []
+    for name, new_tasks in TIMED_STEPS.items():
+        b = steps[name]["swarm"]
+        assert b["new_tasks"] >= new_tasks, (name, b)
+        assert 0 <= b["first_started_s"] <= b["first_healthy_s"] <= b["all_healthy_s"], (name, b)
+        assert b["all_healthy_s"] <= steps[name]["seconds"] + 1, (name, b)
+        healthy = [t for t in b["tasks"] if t["healthy_s"] is not None]
+        assert healthy, (name, b)
+        for t in healthy:
+            assert 0 <= t["ready_s"] <= t["healthy_s"], (name, t)
+            assert t["first_probe_s"] <= t["healthy_s"] and t["probes_until_settled"] >= 1, t
+    assert steps["heal"]["swarm"]["old_tasks_stopped"] >= 1
+    for name in ("update", "rollback"):
+        b = steps[name]["swarm"]
+        assert b["old_tasks_stopped"] == 6, (name, b)
+        assert b["first_healthy_s"] <= b["first_old_stopped_s"], (name, b)  # start-first
+    tasks = steps["auto-rollback"]["swarm"]["tasks"]
+    assert any(t["version"] == "2.1-broken" and t["unhealthy_s"] for t in tasks), tasks
+    assert any(t["version"] == "1.0" and t["healthy_s"] for t in tasks), tasks
+    summary = report["swarm_timing"]["summary"]
+    assert summary["healthy_tasks"] >= 17 and summary["median_healthy_s"] > 0, summary

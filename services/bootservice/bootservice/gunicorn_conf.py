@@ -75,6 +75,12 @@ def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's Arbiter
     server.handle_term = delayed_term
 
 
+def post_worker_init(worker) -> None:  # noqa: ANN001 - gunicorn's Worker
+    """Log the moment a worker has the application loaded and starts accepting:
+    `dws replay` measures a replica's start-up from this line."""
+    worker.log.info("worker ready (pid %s)", worker.pid)
+
+
 def worker_exit(server, worker) -> None:  # noqa: ANN001 - gunicorn's objects
     """Answer the connections still queued on the listening socket, then close it.
 
