@@ -83,7 +83,13 @@ def test_bootservice_image_config(api, pulled):
     cfg = info["Config"]
     assert cfg["Cmd"] == ["gunicorn", "--config", "python:bootservice.gunicorn_conf"]
     assert cfg["User"] and cfg["User"].split(":")[0] not in ("", "0", "root")
-    assert cfg["Healthcheck"]["Test"] == ["CMD", "python", "/app/bootservice/healthcheck.py"]
+    assert cfg["Healthcheck"]["Test"] == [
+        "CMD",
+        "python",
+        "-I",
+        "-S",
+        "/app/bootservice/healthcheck.py",
+    ]
     labels = cfg["Labels"]
     assert labels["org.opencontainers.image.version"] == "1.0"
     # The commit built from (+ "-dirty" with local changes), one git knows.
