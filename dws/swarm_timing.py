@@ -19,6 +19,7 @@ wall clock compare directly.
 from __future__ import annotations
 
 import json
+import queue
 import re
 import subprocess
 import threading
@@ -272,13 +273,18 @@ class EventLog:
     """`docker events` of every lab node's engine, collected in the background.
 
     A node that goes away (killed) ends its stream; it is followed again
-    once its engine answers.
+    once its engine answers. When a container's health is first settled,
+    its ready line is read from its log at once, while the container and
+    its node still exist.
     """
 
     def __init__(self, lab, nodes: Iterable[str]) -> None:  # lab: dws.lab.Lab
         self.lab = lab
         self.nodes = list(nodes)
         self.events: list[Event] = []
+        self.ready: dict[str, float] = {}  # container id -> first READY_MARK
+        self._asked: set[str] = set()
+        self._to_read: queue.Queue[Event | None] = queue.Queue()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._procs: dict[str, subprocess.Popen] = {}
@@ -287,9 +293,13 @@ class EventLog:
     def start(self) -> None:
         """Follow every node from now on."""
         for node in self.nodes:
-            t = threading.Thread(target=self._follow, args=(node,), daemon=True)
-            t.start()
-            self._threads.append(t)
+            self._spawn(self._follow, node)
+        self._spawn(self._read_ready_lines)
+
+    def _spawn(self, target, *args) -> None:  # noqa: ANN001 - a bound method
+        t = threading.Thread(target=target, args=args, daemon=True)
+        t.start()
+        self._threads.append(t)
 
     def _command(self, node: str) -> list[str]:
         return [
@@ -322,15 +332,38 @@ class EventLog:
             assert proc.stdout is not None
             for line in proc.stdout:
                 event = parse_event(line, node)
-                if event is not None:
-                    with self._lock:
-                        self.events.append(event)
+                if event is None:
+                    continue
+                with self._lock:
+                    self.events.append(event)
+                    first = event.container not in self._asked
+                    if event.action.startswith("health_status") and first:
+                        self._asked.add(event.container)
+                        self._to_read.put(event)
             proc.wait()
             self._stop.wait(1.0)
+
+    def _read_ready_lines(self) -> None:
+        while (event := self._to_read.get()) is not None:
+            at = self._ready_line(event)
+            if at is not None:
+                with self._lock:
+                    self.ready[event.container] = at
+
+    @staticmethod
+    def _ready_line(event: Event) -> float | None:
+        # gunicorn logs to stderr; only the first matching line is needed.
+        script = f"docker logs --timestamps {event.container} 2>&1 | grep -m1 '{READY_MARK}'"
+        try:
+            text = docker("exec", f"{PREFIX}-{event.node}", "sh", "-c", script, check=False)
+        except LabError:  # a node that is gone: no figure
+            return None
+        return first_ready(text or "")
 
     def stop(self) -> None:
         """Stop following (the collected events stay)."""
         self._stop.set()
+        self._to_read.put(None)
         for proc in self._procs.values():
             if proc.poll() is None:
                 proc.terminate()
@@ -339,7 +372,7 @@ class EventLog:
                 except subprocess.TimeoutExpired:
                     proc.kill()
         for t in self._threads:
-            t.join(timeout=5)
+            t.join(timeout=30)
 
     def snapshot(self) -> list[Event]:
         """The events collected so far."""
@@ -347,23 +380,15 @@ class EventLog:
             return list(self.events)
 
     def ready_times(self, events: Iterable[Event]) -> dict[str, float]:
-        """Container id -> time its first worker logged READY_MARK, from each
-        container's log on its node (containers already removed are left out)."""
-        out: dict[str, float] = {}
-        seen: set[str] = set()
+        """Container id -> time its first worker logged READY_MARK: read when
+        its health settled, else now from its log (if it still exists)."""
+        with self._lock:
+            out = dict(self.ready)
         for e in events:
-            if e.action != "start" or e.container in seen:
-                continue
-            seen.add(e.container)
-            # gunicorn logs to stderr; only the first matching line is needed.
-            script = f"docker logs --timestamps {e.container} 2>&1 | grep -m1 '{READY_MARK}'"
-            try:
-                text = docker("exec", f"{PREFIX}-{e.node}", "sh", "-c", script, check=False)
-            except LabError:  # a node that is gone: no figure
-                continue
-            at = first_ready(text or "")
-            if at is not None:
-                out[e.container] = at
+            if e.action == "start" and e.container not in out:
+                at = self._ready_line(e)
+                if at is not None:
+                    out[e.container] = at
         return out
 
 
