@@ -500,6 +500,7 @@ def swarm_breakdowns(steps: Steps, events: swarm_timing.EventLog) -> dict[str, d
     did after it, from the nodes' container events."""
     collected = events.snapshot()
     ready = events.ready_times(collected)
+    served = swarm_timing.first_served(list(steps.probe.records), time.time() - time.monotonic())
     out = {}
     for row, span in zip(steps.rows, steps.spans, strict=True):
         if "command_at" not in row:
@@ -507,7 +508,7 @@ def swarm_breakdowns(steps: Steps, events: swarm_timing.EventLog) -> dict[str, d
         service = TIMED_SERVICE.get(row["name"], BOOT)
         until = span.get("wall_end", swarm_timing.wall_clock())
         out[row["name"]] = swarm_timing.breakdown(
-            collected, service, row["command_at"], until, ready
+            collected, service, row["command_at"], until, ready, served
         )
     return out
 

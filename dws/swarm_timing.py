@@ -114,9 +114,12 @@ def _rel(value: float | None, origin: float | None) -> float | None:
     return round(value - origin, 2)
 
 
-def task_timing(events: Sequence[Event], ready_at: float | None = None) -> dict[str, Any]:
+def task_timing(
+    events: Sequence[Event], ready_at: float | None = None, served_at: float | None = None
+) -> dict[str, Any]:
     """One container's path from start to healthy, from its own events (in
-    time order). Times are seconds after the container started."""
+    time order), and to the first request it answered through the front
+    (``served_at``). Times are seconds after the container started."""
     start = next((e.at for e in events if e.action == "start"), None)
     healthy = next((e.at for e in events if e.action == "health_status: healthy"), None)
     unhealthy = next((e.at for e in events if e.action == "health_status: unhealthy"), None)
@@ -132,6 +135,7 @@ def task_timing(events: Sequence[Event], ready_at: float | None = None) -> dict[
         "first_probe_s": _rel(probes[0] if probes else None, start),
         "healthy_s": _rel(healthy, start),
         "unhealthy_s": _rel(unhealthy, start),
+        "served_s": _rel(served_at, start),
         "probes_until_settled": sum(1 for p in probes if settled is None or p <= settled),
         "stopped_s": _rel(died, start),
     }
@@ -151,6 +155,7 @@ def breakdown(
     command_at: float,
     until: float,
     ready: dict[str, float] | None = None,
+    served: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """What the swarm did for one step: its command ran at ``command_at``
     (wall clock), the step ended at ``until``.
@@ -159,9 +164,12 @@ def breakdown(
     are containers that died in the window without having started in it.
     Step figures are seconds after the command; task figures are seconds
     after that task's container started. ``ready`` maps a container id to
-    the time its first worker logged READY_MARK.
+    the time its first worker logged READY_MARK; ``served`` a replica's
+    X-Served-By (the first 12 characters of its container id) to the time
+    its first answer through the front reached the client.
     """
     ready = ready or {}
+    served = served or {}
     containers = _by_container(events, service)
     new: dict[str, list[Event]] = {}
     old_stops: list[float] = []
@@ -182,7 +190,8 @@ def breakdown(
         if any(e.action == "health_status: healthy" for e in new[cid])
     ]
     tasks = [
-        task_timing(new[cid], ready.get(cid)) | {"started_s": _rel(new[cid][0].at, command_at)}
+        task_timing(new[cid], ready.get(cid), served.get(cid[:12]))
+        | {"started_s": _rel(new[cid][0].at, command_at)}
         for cid in order
     ]
     return {
@@ -196,6 +205,18 @@ def breakdown(
         "all_old_stopped_s": _rel(max(old_stops, default=None), command_at),
         "tasks": tasks,
     }
+
+
+def first_served(records: Iterable[Any], wall_offset: float) -> dict[str, float]:
+    """X-Served-By -> wall time its first successful answer ended, from the
+    probe's records (monotonic times + ``wall_offset`` = wall clock)."""
+    out: dict[str, float] = {}
+    for r in records:
+        if r.served_by and r.status is not None and r.status < 500:
+            end = r.started + r.seconds + wall_offset
+            if end < out.get(r.served_by, float("inf")):
+                out[r.served_by] = end
+    return out
 
 
 def inconsistencies(step: str, figures: dict[str, Any]) -> list[str]:
@@ -219,6 +240,8 @@ def inconsistencies(step: str, figures: dict[str, Any]) -> list[str]:
                 out.append(f"{step}: task {t['task']} {name} = {t[name]} before its start")
         if None not in (t.get("ready_s"), t.get("healthy_s")) and t["healthy_s"] < t["ready_s"]:
             out.append(f"{step}: task {t['task']} healthy before a worker was ready")
+        if None not in (t.get("ready_s"), t.get("served_s")) and t["served_s"] < t["ready_s"]:
+            out.append(f"{step}: task {t['task']} served before a worker was ready")
     return out
 
 
@@ -234,6 +257,7 @@ def summary(breakdowns: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return round(median(values), 2) if values else None
 
     waits = [t["healthy_s"] - t["ready_s"] for t in tasks if t.get("ready_s") is not None]
+    routed = [t["served_s"] - t["healthy_s"] for t in tasks if t.get("served_s") is not None]
     return {
         "healthy_tasks": len(tasks),
         "median_ready_s": med("ready_s"),
@@ -242,6 +266,10 @@ def summary(breakdowns: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "max_healthy_s": round(max(t["healthy_s"] for t in tasks), 2) if tasks else None,
         # Healthy minus ready: waiting for the next probe, and the probe itself.
         "median_wait_for_probe_s": round(median(waits), 2) if waits else None,
+        "median_served_s": med("served_s"),
+        # Served minus healthy: Swarm's DNS learning the task, nginx
+        # re-resolving (every second) and the first request reaching it.
+        "median_healthy_to_served_s": round(median(routed), 2) if routed else None,
     }
 
 
@@ -253,17 +281,19 @@ def table(breakdowns: dict[str, dict[str, Any]]) -> str:
 
     lines = [
         f"{'step':<14}{'new':>4}{'started':>9}{'healthy':>9}{'all ok':>8}"
-        f"{'old gone':>9}{'all gone':>9}{'ready*':>8}{'healthy*':>9}"
+        f"{'old gone':>9}{'all gone':>9}{'ready*':>8}{'healthy*':>9}{'served*':>8}"
     ]
     for step, b in breakdowns.items():
         ok = [t for t in b["tasks"] if t["healthy_s"] is not None]
         ready = [t["ready_s"] for t in ok if t["ready_s"] is not None]
+        served = [t["served_s"] for t in ok if t.get("served_s") is not None]
         lines.append(
             f"{step:<14}{b['new_tasks']:>4}{cell(b['first_started_s']):>9}"
             f"{cell(b['first_healthy_s']):>9}{cell(b['all_healthy_s']):>8}"
             f"{cell(b['first_old_stopped_s']):>9}{cell(b['all_old_stopped_s']):>9}"
             f"{cell(round(median(ready), 2) if ready else None):>8}"
             f"{cell(round(median(t['healthy_s'] for t in ok), 2) if ok else None):>9}"
+            f"{cell(round(median(served), 2) if served else None):>8}"
         )
     lines.append("seconds after the step's command; * median per task, after its container started")
     return "\n".join(lines)

@@ -4,6 +4,7 @@ each task are made of, in seconds after the command and after the start."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pytest
 
@@ -11,6 +12,7 @@ from dws.swarm_timing import (
     Event,
     breakdown,
     first_ready,
+    first_served,
     inconsistencies,
     parse_event,
     parse_timestamp,
@@ -139,3 +141,30 @@ def test_out_of_order_figures_are_reported():
     assert any("last task healthy before the first" in p for p in problems)
     assert any("first_probe_s" in p for p in problems)
     assert any("healthy before a worker was ready" in p for p in problems)
+
+
+def test_first_answer_through_the_front_per_replica():
+    @dataclass
+    class Rec:
+        served_by: str | None
+        status: int | None
+        started: float
+        seconds: float
+
+    records = [
+        Rec("aaaaaaaaaaaa", 502, 10.0, 0.1),  # a proxy's error: not an answer
+        Rec("aaaaaaaaaaaa", 200, 12.0, 0.5),
+        Rec("aaaaaaaaaaaa", 200, 11.0, 0.2),
+        Rec(None, None, 9.0, 3.0),
+        Rec("bbbbbbbbbbbb", 404, 20.0, 0.1),
+    ]
+    served = first_served(records, wall_offset=T0)
+    assert served == {"aaaaaaaaaaaa": T0 + 11.2, "bbbbbbbbbbbb": T0 + 20.1}
+    # Matched to a task by the first 12 characters of its container id.
+    cid = "aaaaaaaaaaaa" + "f" * 52
+    events = [Event("cloud01", T0 + 5, "start", cid, BOOT, "t", "x/bootservice:1.0-dws")]
+    events.append(Event("cloud01", T0 + 9, "health_status: healthy", cid, BOOT, "t", "x"))
+    b = breakdown(events, BOOT, T0, T0 + 60, {cid: T0 + 7}, served)
+    assert b["tasks"][0]["served_s"] == 6.2
+    assert summary({"heal": b})["median_healthy_to_served_s"] == 2.2
+    assert "6.2" in table({"heal": b}).splitlines()[1]
