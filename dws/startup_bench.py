@@ -141,6 +141,15 @@ def probe_cost(cid: str, command: list[str], count: int) -> dict:
     }
 
 
+def parse_variant(spec: str) -> tuple[str, tuple[str, list[str]]]:
+    """`NAME=IMAGE[+OPTION,...]` -> (NAME, (IMAGE, [OPTION, ...]))."""
+    name, _, rest = spec.partition("=")
+    image, _, options = rest.partition("+")
+    if not name or not image:
+        raise ValueError(f"{spec!r}: expected NAME=IMAGE[+RUN-OPTION,...]")
+    return name, (image, [o for o in options.split(",") if o])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dws.startup_bench", description=__doc__)
     parser.add_argument("variants", nargs="+", help="NAME=IMAGE[+RUN-OPTION,...]")
@@ -148,11 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probes", type=int, default=0, help="probes per variant to cost")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
-    variants = {}
-    for spec in args.variants:
-        name, _, rest = spec.partition("=")
-        image, _, options = rest.partition("+")
-        variants[name] = (image, [o for o in options.split(",") if o])
+    try:
+        variants = dict(parse_variant(spec) for spec in args.variants)
+    except ValueError as exc:
+        parser.error(str(exc))
     runs: dict[str, list[dict]] = {name: [] for name in variants}
     costs: dict[str, dict] = {}
     for n in range(args.rounds):

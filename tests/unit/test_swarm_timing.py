@@ -168,3 +168,18 @@ def test_first_answer_through_the_front_per_replica():
     assert b["tasks"][0]["served_s"] == 6.2
     assert summary({"heal": b})["median_healthy_to_served_s"] == 2.2
     assert "6.2" in table({"heal": b}).splitlines()[1]
+
+
+def test_startup_bench_variants_and_counters():
+    from dws import startup_bench
+
+    assert startup_bench.parse_variant("a=r/boot:1.0-dws+--health-interval=2s,--cpus=1") == (
+        "a",
+        ("r/boot:1.0-dws", ["--health-interval=2s", "--cpus=1"]),
+    )
+    assert startup_bench.parse_variant("b=img") == ("b", ("img", []))
+    for bad in ("img", "=img", "a="):
+        with pytest.raises(ValueError, match="NAME=IMAGE"):
+            startup_bench.parse_variant(bad)
+    assert startup_bench.container_cpu("0" * 64) is None
+    assert startup_bench.engine_cpu() >= 0.0
