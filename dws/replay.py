@@ -26,6 +26,7 @@ import requests
 
 from dws import deploy as deploy_mod
 from dws import lab as lablib
+from dws import swarm_timing
 from dws.probe import REPORT, Probe, Record, Swarm, wait_for
 from dws.replay_report import (
     MAX_RETRIED_SHARE,
@@ -48,6 +49,8 @@ DRAIN_NODE = "cloud02"
 WORKERS = ("cloud02", "cloud03")
 TIMELINE = REPORT.with_name("replay-timeline.png")
 CRASH_NODE = "cloud02"  # a worker with replicas, not the database's node
+# The service whose tasks a step's swarm-time breakdown follows (default BOOT).
+TIMED_SERVICE = {"db-restart": MYSQL}
 
 
 image = deploy_mod.image
@@ -92,7 +95,7 @@ class Steps:
     def __init__(self, probe: Probe) -> None:
         self.probe = probe
         self.rows: list[dict] = []
-        self.spans: list[dict] = []  # name, start, end (monotonic)
+        self.spans: list[dict] = []  # name, start, end (monotonic), wall_end
 
     @contextmanager
     def step(self, name: str):
@@ -108,6 +111,13 @@ class Steps:
         finally:
             row["seconds"] = round(time.monotonic() - started, 1)
             self.spans[-1]["end"] = time.monotonic()
+            self.spans[-1]["wall_end"] = swarm_timing.wall_clock()
+
+
+def mark_command(row: dict) -> None:
+    """Note the wall time of the step's `docker` command: the origin of the
+    step's swarm-time breakdown in the report."""
+    row["command_at"] = swarm_timing.wall_clock()
 
 
 def wait_update(
@@ -179,6 +189,7 @@ def db_restart(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], probe: Probe,
     settle_into_step()
     before = {t["ID"] for t in swarm.tasks(MYSQL)}
     started = time.monotonic()
+    mark_command(row)
     cli(["docker", "service", "update", "--detach", "--force", MYSQL], env)
     health: Counter = Counter()
 
@@ -219,6 +230,7 @@ def node_crash(lab: lablib.Lab, swarm: Swarm, row: dict) -> None:
     row["replicas_lost"] = len(on_node)
     settle_into_step()
     started = time.monotonic()
+    mark_command(row)
     lablib.crash_node(node)
     wait_for(
         f"{node} Down",
@@ -291,9 +303,11 @@ def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
     test_started = time.monotonic()
     report: dict = {}
     audit: Audit | None = None
+    events = swarm_timing.EventLog(lab, lab.nodes)
     try:
         with steps.step("deploy") as row:
             deploy(lab, swarm, row)
+            events.start()
             probe.start()  # step 2: the probe runs for the rest of the test
 
         with steps.step("balance") as row:
@@ -313,6 +327,7 @@ def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
             assert victim, f"no bootservice task on a worker: {before}"
             node, container = swarm.task_container(victim["ID"])
             started = time.monotonic()
+            mark_command(row)
             # The tutorial's `docker stop` on the worker, through that node's engine.
             lab.node_docker(node, "stop", container)
             old_ids = {t["ID"] for t in before}
@@ -343,6 +358,7 @@ def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
                 assert resp.status_code == 201, resp.text
                 written = resp.json()["id"]
             started = time.monotonic()
+            mark_command(row)
             cli(["docker", "node", "update", "--availability", "drain", DRAIN_NODE], env)
             wait_for(
                 f"no task left on {DRAIN_NODE}",
@@ -375,6 +391,7 @@ def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
 
         with steps.step("scale") as row:
             started = time.monotonic()
+            mark_command(row)
             cli(["docker", "service", "scale", "--detach", f"{BOOT}=6"], env)
             wait_for("bootservice 6/6", lambda: swarm.converged(BOOT, 6), 180, interval=1.0)
             row["converge_seconds"] = round(time.monotonic() - started, 1)
@@ -387,6 +404,7 @@ def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
             with steps.step(name) as row:
                 since = time.time()
                 started = time.monotonic()
+                mark_command(row)
                 # The tutorial's commands: `docker service update [--update-parallelism 2
                 # --update-delay 5s] --image tcr:5000/myhub/bootservice:<v>-dws`.
                 cli(
@@ -428,6 +446,7 @@ def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
         with steps.step("auto-rollback") as row:
             since = time.time()
             started = time.monotonic()
+            mark_command(row)
             cli(
                 ["docker", "service", "update", "--detach", "--image", image("2.1-broken"), BOOT],
                 env,
@@ -463,7 +482,8 @@ def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
         audit = audit_run(lab.lb_url, probe)
     finally:
         probe.stop()
-        report = write_report(steps, probe, audit, time.monotonic() - test_started)
+        events.stop()
+        report = write_report(steps, probe, audit, time.monotonic() - test_started, events=events)
         if remove_stack:
             # Step 10: remove the stack (the lab stays; its owner removes it).
             started = time.monotonic()
@@ -476,6 +496,24 @@ def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
     return report
 
 
+def swarm_breakdowns(steps: Steps, events: swarm_timing.EventLog) -> dict[str, dict]:
+    """Each step that ran a `docker` command (see mark_command): what the swarm
+    did after it, from the nodes' container events."""
+    collected = events.snapshot()
+    ready = events.ready_times(collected)
+    served = swarm_timing.first_served(list(steps.probe.records), time.time() - time.monotonic())
+    out = {}
+    for row, span in zip(steps.rows, steps.spans, strict=True):
+        if "command_at" not in row:
+            continue
+        service = TIMED_SERVICE.get(row["name"], BOOT)
+        until = span.get("wall_end", swarm_timing.wall_clock())
+        out[row["name"]] = swarm_timing.breakdown(
+            collected, service, row["command_at"], until, ready, served
+        )
+    return out
+
+
 def write_report(
     steps: Steps,
     probe: Probe,
@@ -484,10 +522,12 @@ def write_report(
     path: Path = REPORT,
     timeline: Path = TIMELINE,
     extra: dict | None = None,
+    events: swarm_timing.EventLog | None = None,
 ) -> dict:
     """Print the table, write the report (build/reports/replay.json) and the
     timeline next to it; return the report (its `violations` list what broke a
     promise). `extra` adds top-level entries."""
+    breakdowns = swarm_breakdowns(steps, events) if events else {}
     t0 = probe.started_at or time.monotonic()
     by_step: dict[str, list[Record]] = {}
     for rec in probe.records:
@@ -507,6 +547,7 @@ def write_report(
                 "end": round(span["end"] - t0, 1),
                 **{k: v for k, v in stats.items() if k not in ("slowest", "failed")},
                 **{k: v for k, v in row.items() if k not in ("name", "seconds")},
+                **({"swarm": breakdowns[row["name"]]} if row["name"] in breakdowns else {}),
                 "slowest": stats["slowest"],
                 "failed": stats["failed"],
             }
@@ -531,6 +572,12 @@ def write_report(
         "retried": sum(r["retried"] for r in rows),
         "writes": writes,
         "total_seconds": round(total, 1),
+        "swarm_timing": {
+            "summary": swarm_timing.summary(breakdowns),
+            "inconsistencies": [
+                p for name, b in breakdowns.items() for p in swarm_timing.inconsistencies(name, b)
+            ],
+        },
         "bounds": {
             "max_seconds": MAX_SECONDS,
             "max_seconds_by_step": SLOW_BOUND,
@@ -556,6 +603,9 @@ def write_report(
             f"{r['answered_503']:>6}{r['retried']:>8}{r['retried_front']:>6}{r['retried_node']:>5}"
             f"{r['p50_ms']:>8}{r['p99_ms']:>8}{r['max_ms']:>8}{r['seconds'] or 0:>8}"
         )
+    if breakdowns:
+        print(f"\nwhere the swarm's time goes\n{swarm_timing.table(breakdowns)}")
+        print(f"per task: {json.dumps(report['swarm_timing']['summary'])}")
     print(
         f"writes: {json.dumps({k: v for k, v in writes.items() if k != 'samples'})}; "
         f"total {report['total_seconds']} s; report: {path}, timeline: {timeline}",

@@ -64,11 +64,14 @@ def test_the_registry_holds_every_tag_with_the_reported_digest(built):
         assert f"{ref}@{digest}" in out, f"build.py did not report {digest} for {ref}"
 
 
-def test_bootservice_adds_at_most_30_mb_to_its_base(api, pulled, bases):
+def test_bootservice_adds_at_most_45_mb_to_its_base(api, pulled, bases):
+    # 28 MB of code and dependencies after the diet (see the Dockerfile), and
+    # 16 MB of bytecode compiled at build: each replica starts about 2 s of
+    # CPU sooner for it.
     base = api.inspect_image(bases["python"])["Size"]
     for key in ("boot1", "boot2", "broken"):
         added = api.inspect_image(pulled.image(key))["Size"] - base
-        assert added <= 30_000_000, f"{key} adds {added / 1e6:.1f} MB"
+        assert added <= 45_000_000, f"{key} adds {added / 1e6:.1f} MB"
 
 
 def test_versions_share_every_layer_but_differ_in_app_version(api, pulled):
@@ -83,7 +86,13 @@ def test_bootservice_image_config(api, pulled):
     cfg = info["Config"]
     assert cfg["Cmd"] == ["gunicorn", "--config", "python:bootservice.gunicorn_conf"]
     assert cfg["User"] and cfg["User"].split(":")[0] not in ("", "0", "root")
-    assert cfg["Healthcheck"]["Test"] == ["CMD", "python", "/app/bootservice/healthcheck.py"]
+    assert cfg["Healthcheck"]["Test"] == [
+        "CMD",
+        "python",
+        "-I",
+        "-S",
+        "/app/bootservice/healthcheck.py",
+    ]
     labels = cfg["Labels"]
     assert labels["org.opencontainers.image.version"] == "1.0"
     # The commit built from (+ "-dirty" with local changes), one git knows.

@@ -12,6 +12,9 @@ from dws.replay import TIMELINE
 from dws.replay_ha import REPORT_HA, TIMELINE_HA
 
 STEP_FIGURES = {"requests", "failures", "retried", "p50_ms", "p99_ms", "max_ms"}
+# Steps whose `docker` command replaces bootservice tasks: how many new ones
+# at least, and how many old ones stop (the rest of the breakdown follows).
+TIMED_STEPS = {"heal": 1, "drain": 1, "scale": 3, "update": 6, "rollback": 6, "auto-rollback": 1}
 
 
 def test_replay_keeps_every_promise(swarm_lab, run_dws):
@@ -44,6 +47,7 @@ def test_replay_keeps_every_promise(swarm_lab, run_dws):
     assert writes["lost_writes"] == 0 and writes["duplicated_writes"] == 0
     assert writes["wrong_content"] == 0
     assert TIMELINE.stat().st_size > 10_000
+    assert_swarm_breakdown(report, steps)
     # `dws replay` on a lab that was up leaves the lab; without --keep the stack goes.
     assert "stack removed" in ran.output
 
@@ -90,3 +94,35 @@ def test_replay_with_three_database_nodes_keeps_every_promise(swarm_lab, run_dws
         return swarm_lab.docker("node", "inspect", node, "--format", "{{json .Spec.Labels}}")
 
     assert [node for node in swarm_lab.nodes if "dws.db" in labels(node)] == ["cloud03"]
+
+
+def assert_swarm_breakdown(report: dict, steps: dict) -> None:
+    """Each timed step says when its new tasks started and turned healthy and
+    when the old ones stopped, in an order that is possible; each new task
+    when a worker was ready and when it turned healthy (or, for the broken
+    release, unhealthy). Figures only: no speed is asserted."""
+    assert report["swarm_timing"]["inconsistencies"] == []
+    for name, new_tasks in TIMED_STEPS.items():
+        b = steps[name]["swarm"]
+        assert b["new_tasks"] >= new_tasks, (name, b)
+        assert 0 <= b["first_started_s"] <= steps[name]["seconds"], (name, b)
+        if name == "auto-rollback":
+            continue  # its new tasks are the broken release's: below
+        assert b["first_started_s"] <= b["first_healthy_s"] <= b["all_healthy_s"], (name, b)
+        assert b["all_healthy_s"] <= steps[name]["seconds"] + 1, (name, b)
+        for t in b["tasks"]:
+            assert t["ready_s"] is not None and 0 <= t["ready_s"] <= t["healthy_s"], (name, t)
+            assert t["first_probe_s"] <= t["healthy_s"] and t["probes_until_settled"] >= 1, t
+    assert steps["heal"]["swarm"]["old_tasks_stopped"] >= 1
+    for name in ("update", "rollback"):
+        b = steps[name]["swarm"]
+        assert b["old_tasks_stopped"] == 6, (name, b)
+        assert b["first_healthy_s"] <= b["first_old_stopped_s"], (name, b)  # start-first
+    # Start-first: the broken tasks never ran, so the 1.0 tasks they were to
+    # replace kept serving; the rollback only removes the broken ones.
+    tasks = steps["auto-rollback"]["swarm"]["tasks"]
+    broken = [t for t in tasks if t["version"] == "2.1-broken"]
+    assert broken and all(t["healthy_s"] is None for t in broken), tasks
+    assert any(t["unhealthy_s"] for t in broken), tasks
+    summary = report["swarm_timing"]["summary"]
+    assert summary["healthy_tasks"] >= 17 and summary["median_healthy_s"] > 0, summary

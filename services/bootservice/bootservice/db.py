@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import weakref
 from pathlib import Path
 
 from flask import Flask, current_app, g
@@ -69,9 +70,25 @@ def ensure_embedded_schema(engine: Engine) -> bool:
     return True
 
 
+def _forget_pool_after_fork(engine: Engine) -> None:
+    """A forked child (a gunicorn worker of a preloaded app) must never use
+    a connection its parent opened: the two would talk over one socket. The
+    child drops the inherited pool without closing the parent's connections.
+    A weak reference, so that an engine nobody uses any more can go."""
+    ref = weakref.ref(engine)
+
+    def after_fork() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.dispose(close=False)
+
+    os.register_at_fork(after_in_child=after_fork)
+
+
 def init_app(app: Flask, config: Config) -> None:
     """Attach the engine and session factory to `app`."""
     engine = make_engine(config)
+    _forget_pool_after_fork(engine)
     if config.embedded:
         ensure_embedded_schema(engine)
     factory = sessionmaker(engine, expire_on_commit=False)

@@ -46,6 +46,10 @@ workers = _env_int("WEB_CONCURRENCY", min(2 * _cpus() + 1, 8), 1, 64)
 threads = _env_int("GUNICORN_THREADS", 1, 1, 64)
 # Slow clients are nginx's job (it buffers), so plain sync workers suffice.
 worker_class = "gthread" if threads > 1 else "sync"
+# The master loads the application once and forks ready workers: a new
+# replica answers sooner, and its workers share the loaded code's memory.
+# (Each worker drops the database pool it inherits: bootservice.db.)
+preload_app = True
 timeout = 30
 # On SIGTERM gunicorn stops accepting and lets in-flight requests finish for
 # this long; the stack's stop_grace_period is longer.
@@ -73,6 +77,12 @@ def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's Arbiter
         handle_term()
 
     server.handle_term = delayed_term
+
+
+def post_worker_init(worker) -> None:  # noqa: ANN001 - gunicorn's Worker
+    """Log the moment a worker has the application loaded and starts accepting:
+    `dws replay` measures a replica's start-up from this line."""
+    worker.log.info("worker ready (pid %s)", worker.pid)
 
 
 def worker_exit(server, worker) -> None:  # noqa: ANN001 - gunicorn's objects
