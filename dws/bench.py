@@ -11,10 +11,12 @@ PyMySQL doing one primary-key lookup: what a user would write without this
 project). wrk drives each target from its own process at 32 connections.
 
 It prints a table (requests/s, p50, p99, errors, ratios to hello and peer,
-and the CPU each request cost in the app, nginx and MariaDB), the gunicorn
-workers' memory, and writes it all as JSON with --json:
+the CPU each request cost in the app, nginx and MariaDB, and the round trips
+it cost the database, from MariaDB's own counters), the gunicorn workers'
+memory, and writes it all as JSON with --json:
 {"targets": {"static": {"rps", "p50_ms", "p99_ms", "errors", ...}, ...},
- "memory": {...}, "settings": {...}, "machine": {...}, "goals": {...}}.
+ "memory": {...}, "settings": {...}, "machine": {...}, "goals": {...}},
+and beside it the same figures as bars in a PNG (dws/bench_chart.py).
 
 Absolute figures drift on a shared machine, so the targets run interleaved
 in rounds (4 x 3 s after a 2 s warm-up each) and the report takes medians;
@@ -60,6 +62,11 @@ INSTANCES = 3
 CONNECTIONS = 32
 WRK_THREADS = 2
 HEALTH_PATH = "/nginx-health"  # the project's own fixed nginx answer
+# MariaDB's counters of what its clients sent: statements (Questions, which
+# include each ROLLBACK) and commands that are no statement (a ping is an
+# admin command). Their difference over a run, per request, is the number of
+# round trips a request cost the database.
+DB_COUNTERS = ("Questions", "Com_admin_commands", "Com_rollback", "Connections")
 
 # (target, app behind nginx, wrk mode, wrk argument)
 TARGETS: tuple[tuple[str, str, str, str], ...] = (
@@ -375,6 +382,13 @@ class Stack:
         out["mariadb"] = cpu_seconds(db.pid) if db else 0.0
         return out
 
+    def db_counters(self) -> dict[str, int]:
+        """MariaDB's DB_COUNTERS now (the query itself adds one statement)."""
+        assert self.mariadb is not None
+        names = ", ".join(f"'{name}'" for name in DB_COUNTERS)
+        rows = self.mariadb.query(f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})")
+        return {name: int(value) for name, value in rows}
+
     def worker_rss(self) -> dict[str, list[float]]:
         """Each app's gunicorn workers' RSS in MB, all instances."""
         out: dict[str, list[float]] = {}
@@ -473,8 +487,12 @@ def add_ratios(targets: dict[str, dict]) -> None:
 
     Also `cpu_x_hello` / `cpu_x_peer`: the reference's server CPU per request
     over this target's, the throughput ratio to expect when CPU is the limit;
-    it moves far less from run to run than the req/s ratio.
+    it moves far less from run to run than the req/s ratio. And
+    `p99_x_hello`: the target's p99 latency over hello's (lower is better).
     """
+    hello_p99 = targets.get("hello", {}).get("p99_ms")
+    for entry in targets.values():
+        entry["p99_x_hello"] = round(entry["p99_ms"] / hello_p99, 2) if hello_p99 else None
     for ref in ("hello", "peer"):
         base = targets.get(ref, {}).get("rps")
         base_cpu = targets.get(ref, {}).get("cpu_ms_per_request", {}).get("server")
@@ -529,6 +547,8 @@ def goals(targets: dict[str, dict], rss_max: float | None) -> dict[str, bool]:
         if lookup:
             out[f"lookup{star} >= 2.0x peer"] = (lookup["x_peer"] or 0) >= 2.0
             out[f"lookup{star} >= 0.9x hello"] = (lookup["x_hello"] or 0) >= 0.9
+            out[f"lookup{star} CPU per request >= 0.9x hello"] = (lookup["cpu_x_hello"] or 0) >= 0.9
+            out[f"lookup{star} p99 <= 1.3x hello's p99"] = (lookup["p99_x_hello"] or 99) <= 1.3
             out[f"lookup{star} p99 <= 20 ms"] = lookup["p99_ms"] <= 20
         if page:
             out[f"page{star} >= 0.5x hello"] = (page["x_hello"] or 0) >= 0.5
@@ -542,31 +562,39 @@ def table(targets: dict[str, dict]) -> str:
     """The per-target figures as a text table."""
     head = (
         f"{'target':<8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
-        f"{'x hello':>7} {'x peer':>6} | {'cpu ms/req':>10} {'app':>5} {'nginx':>5} {'db':>5} "
-        f"{'x hello':>7} {'x peer':>6}"
+        f"{'x hello':>7} {'x peer':>6} {'p99 x hello':>11} | {'cpu ms/req':>10} {'app':>5} "
+        f"{'nginx':>5} {'db':>5} {'x hello':>7} {'x peer':>6} | {'db trips':>8}"
     )
-    left = len(head.split("|")[0])
-    groups = f"{'through nginx, wrk at 32 connections':<{left}}| CPU per request, server side"
+    left, middle, _ = head.split("|")
+    groups = (
+        f"{'through nginx, wrk at 32 connections':<{len(left)}}|"
+        f"{' CPU per request, server side':<{len(middle)}}| per req"
+    )
     lines = [groups, head, "-" * len(head)]
     for name, t in targets.items():
         cpu = t.get("cpu_ms_per_request") or {}
+        trips = (t.get("db_per_request") or {}).get("round_trips", 0)
         lines.append(
             f"{name:<8} {t['rps']:>8.0f} {t['p50_ms']:>7.1f} {t['p99_ms']:>7.1f} "
-            f"{t['errors']:>6} {t['x_hello'] or 0:>7.2f} {t['x_peer'] or 0:>6.2f} | "
+            f"{t['errors']:>6} {t['x_hello'] or 0:>7.2f} {t['x_peer'] or 0:>6.2f} "
+            f"{t.get('p99_x_hello') or 0:>11.2f} | "
             f"{cpu.get('server', 0):>10.3f} {cpu.get('app', 0):>5.2f} "
             f"{cpu.get('nginx', 0):>5.2f} {cpu.get('mariadb', 0):>5.2f} "
-            f"{t['cpu_x_hello'] or 0:>7.2f} {t['cpu_x_peer'] or 0:>6.2f}"
+            f"{t['cpu_x_hello'] or 0:>7.2f} {t['cpu_x_peer'] or 0:>6.2f} | {trips:>8.2f}"
         )
     return "\n".join(lines)
 
 
 def measure(stack: Stack, app: str, mode: str, arg: str, seconds: float) -> dict:
     """One wrk run against `app`, with the CPU each part of the path spent."""
+    db_before = stack.db_counters()
     before = stack.cpu()
     client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     entry = summarize(run_wrk(stack.url(app), mode, arg, seconds))
     client = resource.getrusage(resource.RUSAGE_CHILDREN)
     after = stack.cpu()
+    db_after = stack.db_counters()
+    entry["db_counts"] = {name: db_after[name] - db_before[name] for name in DB_COUNTERS}
     entry["cpu_s"] = {
         "app": after[app] - before[app],
         "nginx": after["nginx"] - before["nginx"],
@@ -599,6 +627,18 @@ def combine(slices: list[dict]) -> dict:
     }
     entry["cpu_ms_per_request"]["server"] = round(
         sum(entry["cpu_ms_per_request"][p] for p in ("app", "nginx", "mariadb")), 3
+    )
+    # What each request asked of the database, from MariaDB's own counters
+    # (a request of nginx's or hello's asks nothing: about 0).
+    counts = {name: sum(s["db_counts"][name] for s in slices) for name in DB_COUNTERS}
+    entry["db_per_request"] = {
+        "statements": round(counts["Questions"] / requests, 2),
+        "pings": round(counts["Com_admin_commands"] / requests, 2),
+        "rollbacks": round(counts["Com_rollback"] / requests, 2),
+        "connections": round(counts["Connections"] / requests, 3),
+    }
+    entry["db_per_request"]["round_trips"] = round(
+        entry["db_per_request"]["statements"] + entry["db_per_request"]["pings"], 2
     )
     entry["rounds"] = [{k: s[k] for k in ("rps", "p50_ms", "p99_ms", "errors")} for s in slices]
     return entry
@@ -683,7 +723,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--quick", action="store_true", help="~2 s per target, only check for errors")
-    p.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON here")
+    p.add_argument(
+        "--json",
+        type=Path,
+        metavar="PATH",
+        help="write the report as JSON here, and its chart beside it as .png",
+    )
     p.add_argument("--duration", type=float, help="seconds per target (default 12, quick 2)")
     p.add_argument("--rounds", type=int, default=4, help="interleaved rounds per target (full)")
     p.add_argument("--warmup", type=float, default=2, help="warm-up seconds per target (full)")
@@ -748,10 +793,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(report, indent=2) + "\n")
+            # Imported here: matplotlib is only needed for the picture.
+            from dws.bench_chart import chart_path, write_chart
+
+            chart = write_chart(report, chart_path(args.json))
         except OSError as exc:
-            print(f"bench: error: cannot write {args.json}: {exc.strerror}", file=sys.stderr)
+            print(f"bench: error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
             return 1
         print(f"report: {args.json}")
+        print(f"chart: {chart}")
     failed = [name for name, t in targets.items() if t["errors"] or not t["requests"]]
     if failed:
         print(f"bench: errors or no answers on: {', '.join(failed)}", file=sys.stderr)

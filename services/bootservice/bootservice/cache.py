@@ -12,6 +12,12 @@ on every worker and replica. A change made outside the service (plain SQL
 that leaves the counter alone) shows once the copy is `READ_CACHE_TTL`
 seconds old. A table larger than MAX_ROWS is not cached. Which tables are
 copied is each `Resource`'s `cached` flag (only countries).
+
+The counter and the copies are read on connections of their own in
+autocommit mode (see `db.make_read_engine`): a check is then one round trip
+to the database, where a session's would be four (the pool's ping, the
+query, and two rollbacks), and the request that finds its copy valid never
+opens a session at all.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .models import TableVersion
@@ -32,11 +39,16 @@ if TYPE_CHECKING:
 
 MAX_ROWS = 5000
 MAX_PAGES = 1024
+# Plain SQL: built once, and its cache key is the string (a select() costs
+# more Python per execution than the round trip it makes).
+VERSION_SQL = text("SELECT version FROM table_version WHERE name = :name")
+
+T = TypeVar("T")
 
 
-def table_version(session: Session, table: str) -> int:
+def table_version(conn: Connection | Session, table: str) -> int:
     """The write counter of `table` as committed now."""
-    return session.scalar(select(TableVersion.version).where(TableVersion.name == table)) or 0
+    return conn.scalar(VERSION_SQL, {"name": table}) or 0
 
 
 def bump_version(session: Session, table: str) -> None:
@@ -50,67 +62,94 @@ def bump_version(session: Session, table: str) -> None:
         session.add(TableVersion(name=table, version=1))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Snapshot:
-    """All rows of a table as the API returns them, ordered by id."""
+    """All rows of a table as the API returns them, ordered by id.
+
+    Compared by identity: a reload that finds the same rows keeps the same
+    snapshot, and the pages rendered from it stay valid.
+    """
 
     rows: list[dict[str, Any]]
     by_id: dict[int, dict[str, Any]]
-    version: int
 
 
 class ReadCache:
     """The copies of one app (one process): tables and rendered pages."""
 
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, ttl: float, engine: Engine | None = None) -> None:
         self.ttl = ttl
+        # Where counters and copies are read: the app's read engine.
+        self.engine = engine
         self._lock = threading.Lock()
         self._tables: dict[str, tuple[float, int, Snapshot | None]] = {}
-        self._pages: dict[str, tuple[float, int, str]] = {}
+        self._pages: dict[str, tuple[Snapshot, str]] = {}
 
     @property
     def enabled(self) -> bool:
-        """False when READ_CACHE_TTL is 0: every read goes to the database."""
-        return self.ttl > 0
+        """False when READ_CACHE_TTL is 0 (or no engine): every read goes to
+        the database."""
+        return self.ttl > 0 and self.engine is not None
 
-    def table(self, res: Resource, session: Session) -> Snapshot | None:
+    def _run(self, read: Callable[[Connection], T]) -> T:
+        """`read(conn)` on a pooled connection, once more on a fresh one if
+        the pooled one turns out to be dead.
+
+        The read engine does not ping before each use (a round trip per
+        request); a connection the server dropped (a restart, a Galera node
+        that left) fails instead, and running these reads again is always
+        safe: they only read.
+        """
+        assert self.engine is not None
+        try:
+            with self.engine.connect() as conn:
+                return read(conn)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        with self.engine.connect() as conn:
+            return read(conn)
+
+    def table(self, res: Resource) -> Snapshot | None:
         """The snapshot of `res`'s table at the current write counter; None
         if disabled or the table is too big."""
         if not self.enabled:
             return None
+        return self._run(lambda conn: self._current(res, conn))
+
+    def _current(self, res: Resource, conn: Connection) -> Snapshot | None:
         name = res.model.__tablename__
-        version = table_version(session, name)
+        version = table_version(conn, name)
         now = time.monotonic()
         cached = self._tables.get(name)
         if cached is not None and cached[0] > now and cached[1] == version:
             return cached[2]
-        stmt = select(res.model).order_by(res.model.id).limit(MAX_ROWS + 1)
-        found = session.scalars(stmt).all()
+        table = res.model.__table__
+        found = conn.execute(select(table).order_by(table.c.id).limit(MAX_ROWS + 1)).all()
         snap = None
         if len(found) <= MAX_ROWS:
             rows = [res.to_json(row) for row in found]
-            snap = Snapshot(rows, {row["id"]: row for row in rows}, version)
+            old = cached[2] if cached is not None else None
+            # Read after the counter (autocommit): never older than `version`.
+            snap = old if old is not None and old.rows == rows else None
+            snap = snap or Snapshot(rows, {row["id"]: row for row in rows})
         with self._lock:
-            # The rows were read in the same transaction as the counter (or a
-            # later one): never older than `version` claims.
             self._tables[name] = (now + self.ttl, version, snap)
         return snap
 
-    def page(self, key: str, version: int, render: Callable[[], str]) -> str:
-        """`render()`'s HTML, reused for the same key and table counter.
+    def page(self, key: str, snap: Snapshot, render: Callable[[], str]) -> str:
+        """`render()`'s HTML, reused for the same key while the table's copy
+        is `snap`.
 
-        Only for pages that depend on nothing but their URL (anonymous
-        visitors: no session, no flashed messages).
+        Only for pages that depend on nothing but their URL and that table
+        (anonymous visitors: no session, no flashed messages).
         """
-        if not self.enabled:
-            return render()
-        now = time.monotonic()
         hit = self._pages.get(key)
-        if hit is not None and hit[0] > now and hit[1] == version:
-            return hit[2]
+        if hit is not None and hit[0] is snap:
+            return hit[1]
         html = render()
         with self._lock:
             if len(self._pages) >= MAX_PAGES:
                 self._pages.clear()
-            self._pages[key] = (now + self.ttl, version, html)
+            self._pages[key] = (snap, html)
         return html

@@ -134,7 +134,11 @@ def install(app: Flask) -> None:
     """Run every view again on a retryable database error (call after the blueprints)."""
     factory: sessionmaker = app.extensions["db_sessionmaker"]
     event.listen(factory, "after_commit", _count_commit)
-    init_engine(app.extensions["db_engine"])
+    engine = app.extensions["db_engine"]
+    init_engine(engine)
+    read_engine = app.extensions["read_cache"].engine
+    if read_engine is not None and read_engine is not engine:
+        init_engine(read_engine)
     for endpoint, view in list(app.view_functions.items()):
         if endpoint != "static":
             app.view_functions[endpoint] = _retrying(view)

@@ -13,8 +13,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from . import db
 from .apierror import ApiError
 from .auth import csrf_on_post, login_required
-from .cache import table_version
-from .reads import get_row, list_json, not_found, path_id
+from .reads import get_row, list_json, not_found, path_id, snapshot
 from .resources import COUNTRIES
 
 bp = Blueprint("pages", __name__)
@@ -44,12 +43,11 @@ def countries() -> Any:
     if request.cookies:
         return render()
     # No cookie, so no login and no flashed message: the page depends only
-    # on its URL and the table's write counter.
-    cache = db.read_cache()
-    if not cache.enabled:
+    # on its URL and the table's rows.
+    snap = snapshot(COUNTRIES)
+    if snap is None:
         return render()
-    version = table_version(db.session(), COUNTRIES.model.__tablename__)
-    return cache.page(request.full_path, version, render)
+    return db.read_cache().page(request.full_path, snap, render)
 
 
 def _form_values() -> dict[str, str]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from . import db
 from .apierror import ApiError
 from .auth import is_admin, viewer
+from .cache import Snapshot
 from .paging import page_info, paginate
 from .resources import USERS, Resource
 from .validation import PAGE_MAX, parse_id, query_int
@@ -31,6 +32,15 @@ def sees_private(res: Resource, row_id: int | None = None) -> bool:
     return is_admin(who) or (who is not None and row_id is not None and who.id == row_id)
 
 
+def snapshot(res: Resource) -> Snapshot | None:
+    """The read cache's copy of `res`'s table, checked once per request:
+    a page that lists the table and renders it reads the counter once."""
+    checked = g.setdefault("read_snapshots", {})
+    if res.name not in checked:
+        checked[res.name] = db.read_cache().table(res)
+    return checked[res.name]
+
+
 def list_json(res: Resource, full: bool = False) -> dict[str, Any]:
     """One page of `res`, filtered by the query string, as PageInfo.
 
@@ -43,7 +53,7 @@ def list_json(res: Resource, full: bool = False) -> dict[str, Any]:
     if not full and private & set(filters):
         raise ApiError(403, "forbidden", "searching private fields needs an administrator")
     if res.cached and not filters:
-        snap = db.read_cache().table(res, db.session())
+        snap = snapshot(res)
         if snap is not None:
             start = (page - 1) * rows
             return page_info(len(snap.rows), page, rows, snap.rows[start : start + rows])
@@ -58,7 +68,7 @@ def path_id(res: Resource, raw_id: str) -> int:
 def read_json(res: Resource, row_id: int, full: bool = False) -> dict[str, Any]:
     """The resource with this id as JSON, or 404."""
     if res.cached:
-        snap = db.read_cache().table(res, db.session())
+        snap = snapshot(res)
         if snap is not None:
             found = snap.by_id.get(row_id)
             if found is None:
