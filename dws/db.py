@@ -167,8 +167,8 @@ def check_labels(labelled: list[str], db_nodes: int) -> str | None:
     names = ", ".join(labelled) or "none"
     if count == 0:
         return (
-            f"no node is labelled {LABEL}=true: docker node update --label-add {LABEL}=true "
-            "NODE (1 node: a single database; 3 nodes and DB_NODES=3: a Galera cluster)"
+            f"docker node update --label-add {LABEL}=true NODE (no node is labelled {LABEL}=true; "
+            "1 node: a single database; 3 nodes and DB_NODES=3: a Galera cluster)"
         )
     if count % 2 == 0:
         return (

@@ -218,9 +218,11 @@ def test_code_change_rebuilds_reusing_the_dependency_layer(api, built, base_args
         assert steps[pip_step] == "cache", steps
         assert steps["COPY --from=deps /opt/venv /opt/venv"] == "cache", steps
         assert steps["COPY services/bootservice/bootservice /app/bootservice"] == "built", steps
-        # Same layers up to the code, a new one for the code.
-        assert after[:-1] == before[:-1]
-        assert after[-1] != before[-1]
+        compile_step = next(s for s in steps if s.startswith("RUN python -m compileall"))
+        assert steps[compile_step] == "built", steps
+        # Same layers up to the code, new ones for the code and its bytecode.
+        assert after[:-2] == before[:-2]
+        assert after[-2] != before[-2] and after[-1] != before[-1]
     finally:
         for tag in (ref, broken):
             try:
