@@ -53,6 +53,10 @@ def test_quick_bench_every_target_answers_without_errors(tmp_path):
     assert report["machine"]["cpu_count"] >= 1
     rss = report["memory"]["worker_rss_mb"]["bootservice"]
     assert len(rss) >= bench.INSTANCES and report["memory"]["bootservice_worker_rss_mb_max"] > 0
+    # The chart beside the JSON: a PNG, named on stdout after the report.
+    chart = out.with_suffix(".png")
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"report: {out}\nchart: {chart}\n" in done.stdout
     # The table is on stdout, one row per target, before the report's path.
     for name in bench.TARGET_NAMES:
         assert f"\n{name} " in done.stdout

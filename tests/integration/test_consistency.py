@@ -3,6 +3,7 @@ the read cache on, sessions and throttling that every worker agrees on."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -117,6 +118,25 @@ def test_read_your_writes_on_every_worker(cached, citydb):
                 assert http.get(location, timeout=5).status_code == 404
             page = http.get(f"{cached.url}/countries?rows=100&page=2", timeout=5).text
             assert f"ryw-{round_}" not in page
+
+
+def test_a_change_behind_the_service_shows_once_the_copies_are_ttl_old(cached, citydb):
+    # Plain SQL leaves the write counter alone: only the copies' age brings
+    # the change in, on the read cache's own (autocommit) connections.
+    base = cached.url
+    with requests.Session() as http:
+        for _ in range(30):  # every worker holds a copy and the rendered page
+            assert http.get(f"{base}/api/v1/countries/8", timeout=5).json()["countryname"]
+            assert http.get(f"{base}/countries?rows=10", timeout=5).status_code == 200
+        with citydb.connect() as conn, conn.cursor() as cur:
+            cur.execute("UPDATE country SET countryname = 'Behind-the-app' WHERE id = 8")
+        time.sleep(1.3)  # READ_CACHE_TTL is 1 s here
+        for _ in range(30):
+            one = http.get(f"{base}/api/v1/countries/8", timeout=5)
+            assert one.json()["countryname"] == "Behind-the-app"
+            listing = http.get(f"{base}/api/v1/countries?rows=10", timeout=5).json()
+            assert listing["list"][7]["countryname"] == "Behind-the-app"
+            assert "Behind-the-app" in http.get(f"{base}/countries?rows=10", timeout=5).text
 
 
 def test_logout_ends_the_session_on_every_worker(cached, citydb):
