@@ -31,6 +31,7 @@ from dws.probe import REPORT, Probe, Record, Swarm, wait_for
 from dws.replay_report import (
     MAX_RETRIED_SHARE,
     MAX_SECONDS,
+    MAX_WRITE_SECONDS,
     RETRIES_EXPECTED,
     SLOW_BOUND,
     Audit,
@@ -580,6 +581,7 @@ def write_report(
         },
         "bounds": {
             "max_seconds": MAX_SECONDS,
+            "max_write_seconds": MAX_WRITE_SECONDS,
             "max_seconds_by_step": SLOW_BOUND,
             "max_retried_share": MAX_RETRIED_SHARE,
             "retries_expected_in": list(RETRIES_EXPECTED),

@@ -44,7 +44,7 @@ def test_step_counts_retries_failures_and_latency():
     assert stats["max_ms"] == 30000 and stats["slowest"][0]["seconds"] == 30
     problems = violations("balance", stats)
     assert any("client-visible failures" in p for p in problems)
-    assert any("slowest request" in p for p in problems)
+    assert any("slowest read" in p for p in problems)
     assert any("retried by a proxy" in p for p in problems)
     # The same retries in a node crash are expected; the slow bound is 18 s there.
     crash = step_stats("node-crash", records[:-1], 100, 10)
@@ -78,6 +78,18 @@ def test_a_step_on_a_named_node_has_the_bounds_of_its_kind():
     waited = [rec(status=503, seconds=6.0)]
     assert step_stats("db-full-crash", waited, 100, 1)["failures"] == 0
     assert step_stats("db-full-crash", [rec(status=503, seconds=11.0)], 100, 1)["failures"] == 1
+
+
+def test_writes_have_their_own_bound_for_the_commit_under_load():
+    records = [rec(step="update", at=i * 0.1) for i in range(99)]
+    slow_write = rec(step="update", kind="write", status=201, seconds=6.0, key="w1")
+    assert violations("update", step_stats("update", [*records, slow_write], 100, 10)) == []
+    too_slow = rec(step="update", kind="write", status=201, seconds=10.5, key="w2")
+    problems = violations("update", step_stats("update", [*records, too_slow], 100, 10))
+    assert problems == ["update: slowest write 10500 ms (bound 10.0 s)"]
+    slow_read = rec(step="update", seconds=6.0)
+    problems = violations("update", step_stats("update", [*records, slow_read], 100, 10))
+    assert problems == ["update: slowest read 6000 ms (bound 5.0 s)"]
 
 
 def test_write_settled_by_its_retry_is_not_a_failure():
