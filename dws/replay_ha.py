@@ -50,6 +50,7 @@ from dws.replay import (
     Steps,
     audit_run,
     cli,
+    http_get,
     nodes_answer,
     say,
     settle_into_step,
@@ -187,7 +188,7 @@ def drain(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], node: str, row: di
     row["drain_seconds"] = round(time.monotonic() - started, 1)
     wait_for(f"the cluster of {others}", lambda: cluster_synced(lab, others), 120, interval=1)
     row["cluster_of_two_seconds"] = round(time.monotonic() - started, 1)
-    got = requests.get(f"{lab.lb_url}/api/v1/countries/{written}", timeout=10)
+    got = http_get(f"{lab.lb_url}/api/v1/countries/{written}", timeout=10)
     assert got.status_code == 200 and got.json()["countryname"] == name, got.text
     nodes_answer(lab, swarm)
     activated = time.monotonic()
@@ -306,7 +307,12 @@ def full_crash(lab: lablib.Lab, swarm: Swarm, probe: Probe, row: dict) -> None:
 
     wait_for("the cluster started again by itself", back, 600, interval=1)
     row["cluster_back_seconds"] = round(time.monotonic() - started, 1)
-    wait_for("/readyz through the front", lambda: ready(lab), 120, interval=0.5)
+    wait_for(
+        "/readyz through the front",
+        lambda: http_get(f"{lab.lb_url}/readyz").status_code == 200,
+        120,
+        interval=0.5,
+    )
     row["serving_again_seconds"] = round(time.monotonic() - started, 1)
     answered_503 = [r for r in probe.of_step(STEP_FULL_CRASH) if r.status == 503]
     row["worst_503_seconds"] = round(max((r.seconds for r in answered_503), default=0.0), 3)
@@ -315,11 +321,6 @@ def full_crash(lab: lablib.Lab, swarm: Swarm, probe: Probe, row: dict) -> None:
         f"every database container killed: 3 synced after {row['cluster_back_seconds']} s, "
         f"serving after {row['serving_again_seconds']} s; {len(answered_503)} quick 503s"
     )
-
-
-def ready(lab: lablib.Lab) -> bool:
-    with requests.Session() as s:
-        return s.get(f"{lab.lb_url}/readyz", timeout=5).status_code == 200
 
 
 def dws_db(env: dict[str, str], *args: str) -> str:

@@ -31,20 +31,23 @@ def make_engine(config: Config) -> Engine:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         return create_engine(url, connect_args={"timeout": config.db_read_timeout})
-    return create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=config.db_pool_size,
-        max_overflow=config.db_max_overflow,
-        pool_timeout=config.db_pool_timeout,
+    return create_engine(url, pool_pre_ping=True, **_server_pool(config))
+
+
+def _server_pool(config: Config) -> dict:
+    """Pool size and bounded waits of every engine on a server database."""
+    return {
+        "pool_size": config.db_pool_size,
+        "max_overflow": config.db_max_overflow,
+        "pool_timeout": config.db_pool_timeout,
         # MySQL closes idle connections after wait_timeout; recycle earlier.
-        pool_recycle=1800,
-        connect_args={
+        "pool_recycle": 1800,
+        "connect_args": {
             "connect_timeout": config.db_connect_timeout,
             "read_timeout": config.db_read_timeout,
             "write_timeout": config.db_read_timeout,
         },
-    )
+    }
 
 
 def make_read_engine(config: Config, engine: Engine) -> Engine:
@@ -65,15 +68,7 @@ def make_read_engine(config: Config, engine: Engine) -> Engine:
         config.database_url,
         isolation_level="AUTOCOMMIT",
         skip_autocommit_rollback=True,
-        pool_size=config.db_pool_size,
-        max_overflow=config.db_max_overflow,
-        pool_timeout=config.db_pool_timeout,
-        pool_recycle=1800,
-        connect_args={
-            "connect_timeout": config.db_connect_timeout,
-            "read_timeout": config.db_read_timeout,
-            "write_timeout": config.db_read_timeout,
-        },
+        **_server_pool(config),
     )
 
 
