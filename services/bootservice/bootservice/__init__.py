@@ -15,6 +15,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import api, auth, db, errors, galera, health, legacy, pages
+from .cork import CorkedResponses
 from .config import GENERATED_KEY_WARNING, Config, load_config
 from .validation import check_query_encoding
 
@@ -65,6 +66,8 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
         # believed: the client address (throttling, logs) and HTTPS (cookies).
         n = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    # A response leaves in one burst, never its header alone (see cork.py).
+    app.wsgi_app = CorkedResponses(app.wsgi_app)  # type: ignore[method-assign]
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.extensions["dws_config"] = config
