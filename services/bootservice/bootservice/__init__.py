@@ -15,8 +15,8 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import api, auth, db, errors, galera, health, legacy, pages
-from .cork import CorkedResponses
 from .config import GENERATED_KEY_WARNING, Config, load_config
+from .cork import CorkedResponses
 from .validation import check_query_encoding
 
 __all__ = ["create_app", "Config", "load_config"]
