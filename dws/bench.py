@@ -3,8 +3,9 @@
 
 It starts, on loopback, what the stack runs: nginx with the project's config
 (services/nginx/, only the upstream adapted to loopback, see `nginx_config`),
-three bootservice instances under gunicorn with the production config module,
-and MariaDB initialised from services/mysql/. Beside bootservice, behind the
+three bootservice instances under gunicorn with the production config module
+and stack.yml's settings of the request path (STACK_SETTINGS: 2 workers per
+instance, as per replica), and MariaDB initialised from services/mysql/. Beside bootservice, behind the
 same nginx and under the same gunicorn settings, it runs `hello` (a minimal
 Flask app: the framework's ceiling) and `peer` (plain Flask + SQLAlchemy +
 PyMySQL doing one primary-key lookup: what a user would write without this
@@ -50,6 +51,7 @@ from pathlib import Path
 from statistics import median
 
 import requests
+import yaml
 
 from dws.harness import Gunicorn, MariaDB, Nginx
 from dws.util import DEMO_USER, RECIPES, REPO, free_port, wait_until
@@ -67,6 +69,16 @@ HEALTH_PATH = "/nginx-health"  # the project's own fixed nginx answer
 # admin command). Their difference over a run, per request, is the number of
 # round trips a request cost the database.
 DB_COUNTERS = ("Questions", "Com_admin_commands", "Com_rollback", "Connections")
+
+# What of stack.yml's bootservice environment shapes the request path, and so
+# runs here too (the rest names the swarm's database and secrets).
+STACK_SETTINGS = (
+    "WEB_CONCURRENCY",
+    "GUNICORN_THREADS",
+    "TRUSTED_PROXIES",
+    "READ_CACHE_TTL",
+    "READ_CACHE_LEASE",
+)
 
 # (target, app behind nginx, wrk mode, wrk argument)
 TARGETS: tuple[tuple[str, str, str, str], ...] = (
@@ -101,7 +113,7 @@ class App(Gunicorn):
 
     app: str | None = None
     config: str = PRODUCTION_CONFIG
-    workers: int | None = None  # production's default unless --workers
+    workers: int | None = None  # stack.yml's unless --workers
     pythonpath: tuple[str, ...] = ()
 
     def command(self) -> list[str]:
@@ -266,11 +278,22 @@ def nginx_config(
 # --- the whole path -------------------------------------------------------------
 
 
+def stack_settings(stack_file: Path = REPO / "stack.yml") -> dict[str, str]:
+    """STACK_SETTINGS as stack.yml gives them to bootservice: the benchmark
+    measures the deployed configuration (2 workers per replica, say), not
+    gunicorn's defaults."""
+    stack = yaml.safe_load(stack_file.read_text(encoding="utf-8"))
+    env = stack["services"]["bootservice"].get("environment") or {}
+    if isinstance(env, list):  # the KEY=VALUE form
+        env = dict(item.split("=", 1) for item in env)
+    return {name: str(env[name]) for name in STACK_SETTINGS if name in env}
+
+
 @dataclass
 class Settings:
     """How the servers run; the defaults are the production configuration."""
 
-    workers: int | None = None  # WEB_CONCURRENCY; None: the config's default
+    workers: int | None = None  # WEB_CONCURRENCY; None: stack.yml's
     threads: int | None = None  # GUNICORN_THREADS; None: the config's default
     gunicorn_config: str = PRODUCTION_CONFIG
     bootservice_app: str | None = None  # an experiment's app spec
@@ -312,6 +335,7 @@ class Stack:
             **self.mariadb.app_env(),
             "SECRET_KEY_FILE": str(key),
             "APP_VERSION": "1.0",
+            **stack_settings(),
             **s.extra_env,
         }
         if s.workers:
@@ -700,6 +724,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
             "instances": INSTANCES,
             "workers_per_instance": workers,
             "web_concurrency": settings.workers,
+            "stack_settings": stack_settings(),
             "gunicorn_threads": settings.threads,
             "gunicorn_config": settings.gunicorn_config,
             "bootservice_app": settings.bootservice_app or "production",

@@ -124,3 +124,20 @@ def test_bench_json_writes_the_chart_beside_it(report, tmp_path, monkeypatch, ca
     assert chart.read_bytes()[:8] == PNG_MAGIC
     printed = capsys.readouterr().out
     assert f"report: {out}\nchart: {chart}\n" in printed
+
+
+def test_bench_runs_the_deployed_request_path_settings_of_stack_yml():
+    settings = bench.stack_settings()
+    # The deployed replicas' worker count and trusted proxy, not gunicorn's defaults.
+    assert settings["WEB_CONCURRENCY"] == "2"
+    assert settings["TRUSTED_PROXIES"] == "1"
+    assert set(settings) <= set(bench.STACK_SETTINGS)
+
+
+def test_stack_settings_read_the_list_form_of_environment(tmp_path):
+    stack = tmp_path / "stack.yml"
+    stack.write_text(
+        "services:\n  bootservice:\n    environment:\n"
+        "      - WEB_CONCURRENCY=3\n      - DB_HOST=mysql\n      - READ_CACHE_LEASE=0.2\n"
+    )
+    assert bench.stack_settings(stack) == {"WEB_CONCURRENCY": "3", "READ_CACHE_LEASE": "0.2"}

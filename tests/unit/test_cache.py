@@ -1,11 +1,13 @@
-"""The per-process read cache: local writes show at once, others within the TTL."""
+"""The per-process read cache: writes through the service are seen by every
+following read (the lease), others within the TTL."""
 
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from bootservice import create_app, db
 from bootservice.config import ConfigError, load_config
@@ -78,3 +80,103 @@ def test_logged_in_visitor_never_gets_the_anonymous_copy(app, client):
 def test_bad_ttl_is_named(value):
     with pytest.raises(ConfigError, match="^READ_CACHE_TTL"):
         load_config({"READ_CACHE_TTL": value})
+
+
+@pytest.mark.parametrize("value", ["abc", "-0.1", "0.6"])
+def test_bad_lease_is_named(value):
+    with pytest.raises(ConfigError, match="^READ_CACHE_LEASE"):
+        load_config({"READ_CACHE_LEASE": value})
+
+
+@pytest.fixture
+def other_worker(app_env):
+    """A second app on the same database file: another worker's (or replica's)
+    own read cache, which hears nothing of the first app's commits."""
+    other = create_app(load_config(app_env))
+    yield other.test_client()
+    other.extensions["db_engine"].dispose()
+
+
+def test_a_write_answered_is_seen_by_another_workers_copy(client, other_worker, auth_header):
+    # The other worker has a copy, checked just now: within its lease.
+    assert other_worker.get("/api/v1/countries/8").get_json()["countryname"] == "Argentina"
+    changed = client.put(
+        "/api/v1/countries/8",
+        json={"countryname": "República Argentina", "countrycode": "AR"},
+        headers=auth_header,
+    )
+    assert changed.status_code == 200
+    # The first read after the answer, on the other worker, shows the write.
+    assert other_worker.get("/api/v1/countries/8").get_json()["countryname"] == (
+        "República Argentina"
+    )
+    assert client.delete("/api/v1/countries/8", headers=auth_header).status_code == 204
+    assert other_worker.get("/api/v1/countries/8").status_code == 404
+
+
+def test_a_write_to_a_cached_table_is_answered_after_the_lease(app, client, auth_header):
+    lease = app.extensions["read_cache"].lease
+    assert lease == app.extensions["dws_config"].read_cache_lease > 0
+    started = time.monotonic()
+    created = client.post(
+        "/api/v1/countries",
+        json={"countryname": "Held", "countrycode": "HL"},
+        headers=auth_header,
+    )
+    assert created.status_code == 201
+    assert time.monotonic() - started >= lease
+
+
+def test_a_write_to_an_uncached_table_is_not_held(app, client, auth_header):
+    lease = app.extensions["read_cache"].lease
+    client.post("/api/v1/cities", json={"name": "Warmup", "state": "W"}, headers=auth_header)
+    times = []
+    for i in range(3):
+        started = time.monotonic()
+        created = client.post(
+            "/api/v1/cities", json={"name": f"Unheld {i}", "state": "U"}, headers=auth_header
+        )
+        assert created.status_code == 201, created.get_json()
+        times.append(time.monotonic() - started)
+    assert min(times) < lease
+
+
+@contextmanager
+def statements_on(engine):
+    """The SQL sent through `engine` while the block runs."""
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_within_the_lease_a_copy_is_used_without_asking(app, client):
+    cache = app.extensions["read_cache"]
+    client.get("/api/v1/countries/9")
+    with statements_on(cache.engine) as sent:
+        client.get("/api/v1/countries/9")
+        assert sent == []  # the copy was checked a moment ago
+        time.sleep(cache.lease + 0.01)
+        client.get("/api/v1/countries/9")
+        assert len(sent) == 1 and "table_version" in sent[0]
+
+
+def test_lease_zero_asks_on_every_read_and_holds_no_write(app_env):
+    app = create_app(load_config({**app_env, "READ_CACHE_LEASE": "0"}))
+    try:
+        cache = app.extensions["read_cache"]
+        client = app.test_client()
+        client.get("/api/v1/countries/6")
+        with statements_on(cache.engine) as sent:
+            client.get("/api/v1/countries/6")
+            client.get("/api/v1/countries/7")
+        assert len(sent) == 2 and all("table_version" in sql for sql in sent)
+        assert cache.hold_until(5.0) == 5.0
+    finally:
+        app.extensions["db_engine"].dispose()

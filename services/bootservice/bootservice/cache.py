@@ -1,17 +1,33 @@
 """A per-process copy of small tables for the hot reads, checked against
-the database on every use.
+the database's write counter, and a lease that spares most of the checks.
 
 `GET /api/v1/countries/<id>`, the unfiltered country list and the anonymous
 `/countries` page read a table of a couple of hundred rows on nearly every
 request. Each worker keeps all of it, with the table's write counter
 (`table_version`) at the time it was loaded. Every write through the service
-raises that counter in the same transaction, so a read first asks the
-database for the counter (one primary-key lookup) and uses the copy only
-while it matches: a write answered with 2xx is seen by every following read
-on every worker and replica. A change made outside the service (plain SQL
-that leaves the counter alone) shows once the copy is `READ_CACHE_TTL`
-seconds old. A table larger than MAX_ROWS is not cached. Which tables are
-copied is each `Resource`'s `cached` flag (only countries).
+raises that counter in the same transaction.
+
+The promise is read-your-writes across workers and replicas: once a write
+has been answered with 2xx, every following read on any worker of any
+replica reflects it. It is kept with a lease of `READ_CACHE_LEASE` seconds:
+
+- a worker that read the counter and found its copy current may use the copy
+  for `lease` seconds more without asking again, timed from before it sent
+  the question;
+- a request that committed a write to a cached table holds its answer until
+  `lease` seconds after the commit returned (`hold_until`).
+
+A read that starts after that answer therefore uses a copy whose counter was
+read after the commit, and saw it. Only durations are compared, each on one
+process's own monotonic clock, so the replicas' clocks need not agree. The
+lease trades a delay on writes of cached tables for round trips on reads: a
+worker asks at most once per lease, whatever its traffic. With a lease of 0
+every read asks, and writes are not held.
+
+A change made outside the service (plain SQL that leaves the counter alone)
+shows once the copy is `READ_CACHE_TTL` seconds old. A table larger than
+MAX_ROWS is not cached. Which tables are copied is each `Resource`'s
+`cached` flag (only countries).
 
 The counter and the copies are read on connections of their own in
 autocommit mode (see `db.make_read_engine`): a check is then one round trip
@@ -39,6 +55,9 @@ if TYPE_CHECKING:
 
 MAX_ROWS = 5000
 MAX_PAGES = 1024
+# Set in a session's `info` by a write to a cached table: its answer is held
+# for the lease after the commit.
+HOLD_ANSWER = "dws_hold_answer"
 # Plain SQL: built once, and its cache key is the string (a select() costs
 # more Python per execution than the round trip it makes).
 VERSION_SQL = text("SELECT version FROM table_version WHERE name = :name")
@@ -51,8 +70,14 @@ def table_version(conn: Connection | Session, table: str) -> int:
     return conn.scalar(VERSION_SQL, {"name": table}) or 0
 
 
-def bump_version(session: Session, table: str) -> None:
-    """Raise `table`'s counter inside the caller's transaction (before its commit)."""
+def bump_version(session: Session, table: str, cached: bool = False) -> None:
+    """Raise `table`'s counter inside the caller's transaction (before its commit).
+
+    `cached`: the table has copies in the read cache, so the request's answer
+    must wait for the lease after the commit (see HOLD_ANSWER).
+    """
+    if cached:
+        session.info[HOLD_ANSWER] = True
     done = session.execute(
         update(TableVersion)
         .where(TableVersion.name == table)
@@ -74,15 +99,25 @@ class Snapshot:
     by_id: dict[int, dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class _Copy:
+    expires: float  # monotonic time the copy must be reloaded from the table
+    version: int  # the table's counter the copy belongs to
+    checked: float  # monotonic time before the counter was last read
+    snap: Snapshot | None  # None: too many rows to copy
+
+
 class ReadCache:
     """The copies of one app (one process): tables and rendered pages."""
 
-    def __init__(self, ttl: float, engine: Engine | None = None) -> None:
+    def __init__(self, ttl: float, engine: Engine | None = None, lease: float = 0.0) -> None:
         self.ttl = ttl
         # Where counters and copies are read: the app's read engine.
         self.engine = engine
+        # Never longer than the copy lives: it bounds a write's extra wait.
+        self.lease = min(lease, ttl)
         self._lock = threading.Lock()
-        self._tables: dict[str, tuple[float, int, Snapshot | None]] = {}
+        self._tables: dict[str, _Copy] = {}
         self._pages: dict[str, tuple[Snapshot, str]] = {}
 
     @property
@@ -111,31 +146,54 @@ class ReadCache:
             return read(conn)
 
     def table(self, res: Resource) -> Snapshot | None:
-        """The snapshot of `res`'s table at the current write counter; None
-        if disabled or the table is too big."""
+        """The snapshot of `res`'s table as of a counter read within the
+        lease; None if disabled or the table is too big."""
         if not self.enabled:
             return None
+        cached = self._tables.get(res.model.__tablename__)
+        now = time.monotonic()
+        if cached is not None and now < cached.expires and now < cached.checked + self.lease:
+            return cached.snap
         return self._run(lambda conn: self._current(res, conn))
 
     def _current(self, res: Resource, conn: Connection) -> Snapshot | None:
         name = res.model.__tablename__
+        # Before the question: the answer is at least as new as this moment.
+        checked = time.monotonic()
         version = table_version(conn, name)
-        now = time.monotonic()
         cached = self._tables.get(name)
-        if cached is not None and cached[0] > now and cached[1] == version:
-            return cached[2]
+        if cached is not None and cached.expires > checked and cached.version == version:
+            self._store(name, _Copy(cached.expires, version, checked, cached.snap))
+            return cached.snap
         table = res.model.__table__
         found = conn.execute(select(table).order_by(table.c.id).limit(MAX_ROWS + 1)).all()
         snap = None
         if len(found) <= MAX_ROWS:
             rows = [res.to_json(row) for row in found]
-            old = cached[2] if cached is not None else None
+            old = cached.snap if cached is not None else None
             # Read after the counter (autocommit): never older than `version`.
             snap = old if old is not None and old.rows == rows else None
             snap = snap or Snapshot(rows, {row["id"]: row for row in rows})
-        with self._lock:
-            self._tables[name] = (now + self.ttl, version, snap)
+        self._store(name, _Copy(checked + self.ttl, version, checked, snap))
         return snap
+
+    def _store(self, name: str, copy: _Copy) -> None:
+        with self._lock:
+            self._tables[name] = copy
+
+    def recheck(self) -> None:
+        """Ask for every counter again at the next read: this process has
+        just committed a write, and its own next read must not wait for the
+        lease to show it."""
+        with self._lock:
+            for name, copy in self._tables.items():
+                self._tables[name] = _Copy(copy.expires, copy.version, float("-inf"), copy.snap)
+
+    def hold_until(self, committed: float) -> float:
+        """The monotonic time before which the answer to a write committed at
+        `committed` must not leave: every copy in use then was checked after
+        the commit."""
+        return committed + self.lease if self.enabled else committed
 
     def page(self, key: str, snap: Snapshot, render: Callable[[], str]) -> str:
         """`render()`'s HTML, reused for the same key while the table's copy

@@ -42,6 +42,9 @@ class Config:
     db_max_overflow: int = 5
     db_pool_timeout: float = 3.0
     read_cache_ttl: float = 0.5
+    # How long a checked copy is used without asking again; a write to a
+    # cached table waits this long before its answer (cache.py).
+    read_cache_lease: float = 0.1
     idempotency_ttl: int = 24 * 3600
     page_size_max: int = 100
     max_content_length: int = 64 * 1024
@@ -184,8 +187,20 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Confi
     if not 0 <= ttl <= 1:
         raise ConfigError(f"READ_CACHE_TTL must be between 0 and 1 second, got {raw_ttl!r}")
 
+    raw_lease = env.get("READ_CACHE_LEASE", "0.1")
+    try:
+        lease = float(raw_lease)
+    except ValueError:
+        raise ConfigError(
+            f"READ_CACHE_LEASE must be a number of seconds, got {raw_lease!r}"
+        ) from None
+    # Every write to a cached table is held this long: keep it short.
+    if not 0 <= lease <= 0.5:
+        raise ConfigError(f"READ_CACHE_LEASE must be between 0 and 0.5 s, got {raw_lease!r}")
+
     values: dict[str, Any] = dict(
         read_cache_ttl=ttl,
+        read_cache_lease=lease,
         database_url=_database_url(env),
         app_version=version,
         secret_key=key,

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 import weakref
 from pathlib import Path
 
-from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, func, select
+from flask import Flask, Response, current_app, g, has_request_context
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .cache import ReadCache
+from .cache import HOLD_ANSWER, ReadCache
 from .config import Config
 from .models import Country
 from .seed import load_seed
@@ -117,11 +118,39 @@ def init_app(app: Flask, config: Config) -> None:
     if config.embedded:
         ensure_embedded_schema(engine)
     factory = sessionmaker(engine, expire_on_commit=False)
-    cache = ReadCache(config.read_cache_ttl, make_read_engine(config, engine))
+    cache = ReadCache(
+        config.read_cache_ttl, make_read_engine(config, engine), config.read_cache_lease
+    )
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = factory
     app.extensions["read_cache"] = cache
     app.teardown_appcontext(close_session)
+    _hold_answers_to_cached_writes(app, factory, cache)
+
+
+def _hold_answers_to_cached_writes(app: Flask, factory: sessionmaker, cache: ReadCache) -> None:
+    """A request that committed a write to a cached table answers only once
+    the read cache's lease has run out after the commit (see cache.py)."""
+
+    @event.listens_for(factory, "after_commit")
+    def _committed(sess: Session) -> None:
+        if sess.info.pop(HOLD_ANSWER, False) and has_request_context():
+            cache.recheck()
+            hold_answer(time.monotonic())
+
+    @app.after_request
+    def _hold(resp: Response) -> Response:
+        until = g.pop("answer_not_before", None)
+        if until is not None:
+            time.sleep(max(0.0, until - time.monotonic()))
+        return resp
+
+
+def hold_answer(committed: float) -> None:
+    """Hold this request's answer for the read cache's lease after
+    `committed` (a monotonic time): a write of a cached table committed then."""
+    until = read_cache().hold_until(committed)
+    g.answer_not_before = max(until, g.get("answer_not_before", until))
 
 
 def read_cache() -> ReadCache:

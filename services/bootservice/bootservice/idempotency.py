@@ -163,6 +163,10 @@ def _in_progress() -> ApiError:
 
 
 def _replay(row: IdempotencyKey) -> Response:
+    # The first request may have died between its commit and its answer,
+    # before its hold on the read cache's lease ran out: hold this one, as
+    # the commit is known to be no later than now.
+    db.hold_answer(time.monotonic())
     resp = Response(row.body, status=row.status, mimetype="application/json")
     if row.location:
         resp.headers["Location"] = row.location

@@ -99,7 +99,7 @@ class Resource:
         else:
             for name, value in values.items():
                 setattr(row, name, value)
-        bump_version(session, self.model.__tablename__)
+        bump_version(session, self.model.__tablename__, self.cached)
         if commit:
             session.commit()
         else:
@@ -114,7 +114,7 @@ class Resource:
         if done.rowcount == 0:  # type: ignore[attr-defined]
             session.rollback()
             return False
-        bump_version(session, self.model.__tablename__)
+        bump_version(session, self.model.__tablename__, self.cached)
         session.commit()
         return True
 
