@@ -5,11 +5,12 @@ It starts, on loopback, what the stack runs: nginx with the project's config
 (services/nginx/, only the upstream adapted to loopback, see `nginx_config`),
 three bootservice instances under gunicorn with the production config module
 and stack.yml's settings of the request path (STACK_SETTINGS: 2 workers per
-instance, as per replica), and MariaDB initialised from services/mysql/. Beside bootservice, behind the
-same nginx and under the same gunicorn settings, it runs `hello` (a minimal
-Flask app: the framework's ceiling) and `peer` (plain Flask + SQLAlchemy +
-PyMySQL doing one primary-key lookup: what a user would write without this
-project). wrk drives each target from its own process at 32 connections.
+instance, as per replica), and MariaDB initialised from services/mysql/.
+Beside bootservice, behind the same nginx and under the same gunicorn
+settings, it runs `hello` (a minimal Flask app: the framework's ceiling) and
+`peer` (plain Flask + SQLAlchemy + PyMySQL doing one primary-key lookup: what
+a user would write without this project). wrk drives each target from its
+own process at 32 connections.
 
 It prints a table (requests/s, p50, p99, errors, ratios to hello and peer,
 the CPU each request cost in the app, nginx and MariaDB, and the round trips
