@@ -8,8 +8,10 @@ from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 
 from bootservice import create_app, db
+from bootservice.cache import STALE_FAILS_WITHIN, ReadCache
 from bootservice.config import ConfigError, load_config
 
 from helpers import DEMO_USER, form_login
@@ -180,3 +182,38 @@ def test_lease_zero_asks_on_every_read_and_holds_no_write(app_env):
         assert cache.hold_until(5.0) == 5.0
     finally:
         app.extensions["db_engine"].dispose()
+
+
+class _Engine:
+    """Connections whose reads fail as the queued (seconds, invalidated) say."""
+
+    def __init__(self, failures: list[tuple[float, bool]]) -> None:
+        self.failures = failures
+        self.connects = 0
+
+    @contextmanager
+    def connect(self):
+        self.connects += 1
+        yield self
+
+    def fail_or_read(self) -> str:
+        if self.failures:
+            wait, invalidated = self.failures.pop(0)
+            time.sleep(wait)
+            raise DBAPIError("SELECT", {}, OSError("gone"), connection_invalidated=invalidated)
+        return "rows"
+
+
+def test_a_dropped_connection_is_read_again_on_a_fresh_one():
+    engine = _Engine([(0.0, True)])
+    cache = ReadCache(0.5, engine)  # type: ignore[arg-type]
+    assert cache._run(lambda conn: conn.fail_or_read()) == "rows"
+    assert engine.connects == 2
+
+
+def test_a_read_that_timed_out_is_not_tried_again():
+    engine = _Engine([(STALE_FAILS_WITHIN + 0.05, True)])
+    cache = ReadCache(0.5, engine)  # type: ignore[arg-type]
+    with pytest.raises(DBAPIError):
+        cache._run(lambda conn: conn.fail_or_read())
+    assert engine.connects == 1

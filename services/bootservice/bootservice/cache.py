@@ -54,6 +54,9 @@ if TYPE_CHECKING:
     from .resources import Resource
 
 MAX_ROWS = 5000
+# Seconds within which a pooled connection's failure means "dropped by the
+# server" (worth one more try) rather than "no answer" (a timeout).
+STALE_FAILS_WITHIN = 1.0
 MAX_PAGES = 1024
 # Set in a session's `info` by a write to a cached table: its answer is held
 # for the lease after the commit.
@@ -133,14 +136,19 @@ class ReadCache:
         The read engine does not ping before each use (a round trip per
         request); a connection the server dropped (a restart, a Galera node
         that left) fails instead, and running these reads again is always
-        safe: they only read.
+        safe: they only read. Only a failure that came at once is tried
+        again (see STALE_FAILS_WITHIN).
         """
         assert self.engine is not None
+        started = time.monotonic()
         try:
             with self.engine.connect() as conn:
                 return read(conn)
         except DBAPIError as exc:
-            if not exc.connection_invalidated:
+            # A dropped connection fails at once; one that waited out its
+            # timeout met a server that is gone, and a second try would only
+            # wait again.
+            if not exc.connection_invalidated or time.monotonic() - started > STALE_FAILS_WITHIN:
                 raise
         with self.engine.connect() as conn:
             return read(conn)
