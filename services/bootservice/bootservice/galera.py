@@ -22,12 +22,6 @@ Three things differ from a single server, and each is handled here:
   that is safe: nothing committed and, for a lost connection, a read (GET or
   HEAD): a write whose connection broke may have been applied.
 
-A request is run again only within a connect timeout (plus a second) of its
-first attempt: the errors above come at once, or after one connect timeout
-to a node that DNS still lists; an attempt that waited longer met a database
-that is gone (a read timeout, every node down), and running again would only
-make its 503 later.
-
 Each retried request carries ``X-DB-Retries`` (how many times it ran again)
 and is logged, so what was absorbed is counted.
 """
@@ -100,26 +94,16 @@ def _retryable(exc: DBAPIError, committed: bool) -> bool:
     return False
 
 
-def _retry_window() -> float:
-    """Seconds after a request's first attempt in which another may start."""
-    return current_app.extensions["dws_config"].db_connect_timeout + 1.0
-
-
 def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def run(*args: Any, **kwargs: Any) -> Any:
-        started = time.monotonic()
         for attempt in range(1, ATTEMPTS + 1):
             commits = g.get("db_commits", 0)
             try:
                 return view(*args, **kwargs)
             except DBAPIError as exc:
                 committed = g.get("db_commits", 0) != commits
-                if (
-                    attempt == ATTEMPTS
-                    or not _retryable(exc, committed)
-                    or time.monotonic() - started > _retry_window()
-                ):
+                if attempt == ATTEMPTS or not _retryable(exc, committed):
                     raise
                 current_app.logger.warning(
                     "database retry %d of %s %s after %s",
