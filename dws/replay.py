@@ -219,6 +219,26 @@ def db_restart(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], probe: Probe,
     )
 
 
+def wait_until_replaced(swarm: Swarm, node: str, replicas: int, started: float, row: dict) -> None:
+    """After `node` was killed at `started` (monotonic): wait until Swarm has
+    marked it Down and runs `replicas` bootservice tasks on the other nodes;
+    both times go into `row` (`noticed_down_seconds`, `tasks_replaced_seconds`)."""
+    wait_for(
+        f"{node} Down",
+        lambda: swarm.nodes().get(node, {}).get("Status") == "Down",
+        120,
+        interval=0.5,
+    )
+    row["noticed_down_seconds"] = round(time.monotonic() - started, 1)
+    wait_for(
+        f"{replicas} replicas running without {node}",
+        lambda: swarm.converged(BOOT, replicas, not_on=node),
+        180,
+        interval=0.5,
+    )
+    row["tasks_replaced_seconds"] = round(time.monotonic() - started, 1)
+
+
 def node_crash(lab: lablib.Lab, swarm: Swarm, row: dict) -> None:
     """Kill a worker with replicas (not the database's) at once; keep the traffic
     going until Swarm has replaced its tasks; bring it back and let it rejoin."""
@@ -233,20 +253,7 @@ def node_crash(lab: lablib.Lab, swarm: Swarm, row: dict) -> None:
     started = time.monotonic()
     mark_command(row)
     lablib.crash_node(node)
-    wait_for(
-        f"{node} Down",
-        lambda: swarm.nodes().get(node, {}).get("Status") == "Down",
-        120,
-        interval=0.5,
-    )
-    row["noticed_down_seconds"] = round(time.monotonic() - started, 1)
-    wait_for(
-        f"6 replicas running without {node}",
-        lambda: swarm.converged(BOOT, 6, not_on=node),
-        180,
-        interval=0.5,
-    )
-    row["tasks_replaced_seconds"] = round(time.monotonic() - started, 1)
+    wait_until_replaced(swarm, node, 6, started, row)
     say(
         f"killed {node} ({len(on_node)} replicas): Down after {row['noticed_down_seconds']} s, "
         f"6 replicas elsewhere after {row['tasks_replaced_seconds']} s"

@@ -54,6 +54,7 @@ from dws.replay import (
     nodes_answer,
     say,
     settle_into_step,
+    wait_until_replaced,
     write_report,
 )
 from dws.replay_report import Audit
@@ -159,6 +160,24 @@ def deploy(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], row: dict) -> Non
     nodes_answer(lab, swarm)
 
 
+def wait_all_synced(lab: lablib.Lab, swarm: Swarm, node: str, ready: bool = False) -> None:
+    """Wait until `node` is back in the stack: nginx and a database node on
+    every swarm node, all of them Synced; with `ready`, `node` itself Ready
+    in the swarm first (after a restart)."""
+    nodes = sorted(lab.nodes)
+    wait_for(
+        f"{node} back with its database node Synced",
+        lambda: (
+            (not ready or swarm.nodes().get(node, {}).get("Status") == "Ready")
+            and swarm.converged(NGINX, 3)
+            and swarm.converged(MYSQL, 3)
+            and cluster_synced(lab, nodes)
+        ),
+        300,
+        interval=1,
+    )
+
+
 def drain(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], node: str, row: dict) -> None:
     """Drain `node` (a database node leaves), check a write made before it, make it
     Active again and wait for its database node to be Synced."""
@@ -193,15 +212,7 @@ def drain(lab: lablib.Lab, swarm: Swarm, env: dict[str, str], node: str, row: di
     nodes_answer(lab, swarm)
     activated = time.monotonic()
     cli(["docker", "node", "update", "--availability", "active", node], env)
-    nodes = sorted(lab.nodes)
-    wait_for(
-        f"3 synced database nodes with {node}",
-        lambda: (
-            swarm.converged(NGINX, 3) and swarm.converged(MYSQL, 3) and cluster_synced(lab, nodes)
-        ),
-        300,
-        interval=1,
-    )
+    wait_all_synced(lab, swarm, node)
     row["cluster_back_seconds"] = round(time.monotonic() - activated, 1)
     nodes_answer(lab, swarm)
     say(
@@ -245,34 +256,10 @@ def node_crash(lab: lablib.Lab, swarm: Swarm, row: dict) -> None:
     lablib.crash_node(node)
     wait_for(f"the cluster of {others}", lambda: cluster_synced(lab, others), 120, interval=0.5)
     row["cluster_of_two_seconds"] = round(time.monotonic() - started, 1)
-    wait_for(
-        f"{node} Down",
-        lambda: swarm.nodes().get(node, {}).get("Status") == "Down",
-        120,
-        interval=0.5,
-    )
-    row["noticed_down_seconds"] = round(time.monotonic() - started, 1)
-    wait_for(
-        f"3 replicas running without {node}",
-        lambda: swarm.converged(BOOT, 3, not_on=node),
-        180,
-        interval=0.5,
-    )
-    row["tasks_replaced_seconds"] = round(time.monotonic() - started, 1)
+    wait_until_replaced(swarm, node, 3, started, row)
     restarted = time.monotonic()
     lablib.restart_node(lab, node)
-    nodes = sorted(lab.nodes)
-    wait_for(
-        f"{node} back with its database node Synced",
-        lambda: (
-            swarm.nodes().get(node, {}).get("Status") == "Ready"
-            and swarm.converged(NGINX, 3)
-            and swarm.converged(MYSQL, 3)
-            and cluster_synced(lab, nodes)
-        ),
-        300,
-        interval=1,
-    )
+    wait_all_synced(lab, swarm, node, ready=True)
     row["cluster_back_seconds"] = round(time.monotonic() - restarted, 1)
     nodes_answer(lab, swarm)
     say(
