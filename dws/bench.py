@@ -301,6 +301,9 @@ class Settings:
     pythonpath: tuple[str, ...] = ()
     upstream_keepalive: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    # stack.yml's request-path settings, read once: the servers run them and
+    # the report names them.
+    stack_env: dict[str, str] = field(default_factory=stack_settings)
     apps: tuple[str, ...] = tuple(APPS)  # which apps to run behind nginx
     candidate_app: str | None = None  # a changed bootservice, run beside it
 
@@ -336,7 +339,7 @@ class Stack:
             **self.mariadb.app_env(),
             "SECRET_KEY_FILE": str(key),
             "APP_VERSION": "1.0",
-            **stack_settings(),
+            **s.stack_env,
             **s.extra_env,
         }
         if s.workers:
@@ -725,7 +728,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
             "instances": INSTANCES,
             "workers_per_instance": workers,
             "web_concurrency": settings.workers,
-            "stack_settings": stack_settings(),
+            "stack_settings": settings.stack_env,
             "gunicorn_threads": settings.threads,
             "gunicorn_config": settings.gunicorn_config,
             "bootservice_app": settings.bootservice_app or "production",
