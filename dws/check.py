@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -22,7 +21,7 @@ import requests
 
 from dws.db import check_labels
 from dws.deploy import DB_LABEL, NETWORK, SECRET_NAMES, SUBNET
-from dws.util import REPO, DockerError, DwsError, docker
+from dws.util import REPO, DockerError, DwsError, docker, docker_process, last_line
 
 MANIFEST_TYPES = ", ".join(
     [
@@ -75,19 +74,11 @@ def stack_images(files: Iterable[str], env: dict[str, str] | None = None) -> lis
     args = ["stack", "config"]
     for f in files:
         args += ["-c", f]
-    proc = subprocess.run(
-        ["docker", *args],
-        cwd=REPO,
-        env=env or dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = docker_process(*args, env=env, cwd=REPO, timeout=60, check=False, error=DockerError)
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        last = last_line(proc.stderr, proc.returncode)
         raise DockerError(f"`docker stack config` refused the stack file: {last}")
-    return sorted(set(IMAGE_RE.findall(proc.stdout)))
+    return sorted(set(IMAGE_RE.findall(proc.stdout.decode(errors="replace"))))
 
 
 def image_in_registry(ref: str, address: str | None = None) -> Item:

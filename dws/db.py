@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from dws.util import docker_process
+
 DATABASE = "citydb"
 LABEL = "dws.db"
 # What a dump made by `dws db backup` starts with (the client's header).
@@ -57,16 +59,9 @@ class DbError(Exception):
 
 
 def _docker(*args: str, stdin=None, stdout=None, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        ["docker", *args],
-        stdin=stdin if stdin is not None else subprocess.DEVNULL,
-        stdout=stdout if stdout is not None else subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    if check and proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise DbError(f"docker {args[0]} failed: {err[-1] if err else proc.returncode}")
-    return proc
+    # The package's one docker runner: a missing CLI or a failing engine is a
+    # DockerError (exit status 3), not a database failure.
+    return docker_process(*args, stdin=stdin, stdout=stdout, check=check, timeout=None)
 
 
 def find_container(stack: str) -> str:

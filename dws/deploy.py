@@ -13,9 +13,7 @@ what stack.yml says.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +22,7 @@ import requests
 
 from dws import lab as lablib
 from dws.probe import Swarm
-from dws.util import REPO, DwsError, wait_until
+from dws.util import REPO, DwsError, docker_env, run_command, wait_until
 
 STACK = "dws"
 NAMESPACE = "myhub"
@@ -62,25 +60,15 @@ def image(version: str) -> str:
 
 
 def manager_env(lab: lablib.Lab, **extra: str) -> dict[str, str]:
-    """This process's environment aimed at the lab's manager (cloud01)."""
-    env = dict(os.environ, DOCKER_HOST=lab.manager_host, **extra)
-    env.pop("DOCKER_CONTEXT", None)
-    return env
+    """This process's environment aimed at the lab's manager (cloud01): the one
+    environment of every command the deploy, the tutorial and the replays run."""
+    return docker_env(lab.manager_host, **extra)
 
 
 def run(args: list[str], env: dict[str, str], timeout: float = 300, what: str = "") -> str:
     """Run a user-facing command (docker CLI, build.py); DeployError with its last line."""
-    what = what or " ".join(args[:3])
-    try:
-        proc = subprocess.run(
-            args, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise DeployError(f"`{what}` did not finish in {timeout:.0f} s") from exc
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-        raise DeployError(f"`{what}` failed: {last}")
-    return proc.stdout
+    proc = run_command(args, env=env, cwd=REPO, timeout=timeout, error=DeployError, what=what)
+    return proc.stdout.decode(errors="replace")
 
 
 def build_command(lab: lablib.Lab) -> list[str]:

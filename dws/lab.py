@@ -247,25 +247,17 @@ class Lab:
         base image built on the host can be used by build.py on cloud01.
         ``target`` re-tags it there (the host tag is kept otherwise).
         """
-        env = dict(os.environ, DOCKER_HOST=self.manager_host)
-        save = subprocess.Popen(["docker", "save", tag], stdout=subprocess.PIPE)
-        try:
-            load = subprocess.run(
-                ["docker", "load", "--quiet"],
-                stdin=save.stdout,
-                env=env,
-                capture_output=True,
-                timeout=600,
-                check=False,
-            )
-        finally:
-            save.stdout.close()
-            save_rc = save.wait(timeout=600)
-        if save_rc != 0 or load.returncode != 0:
-            raise LabError(
-                f"could not copy image {tag} to {MANAGER}: "
-                f"{load.stderr.decode(errors='replace').strip()}"
-            )
+        # Through a file rather than a pipe: both halves go through the
+        # package's one docker runner, each with its own error and timeout.
+        with tempfile.TemporaryDirectory(prefix="dws-image-") as tmp:
+            archive = str(Path(tmp) / "image.tar")
+            try:
+                util.docker("save", "--output", archive, tag, host="", timeout=600)
+                util.docker(
+                    "load", "--quiet", "--input", archive, host=self.manager_host, timeout=600
+                )
+            except util.DockerError as exc:
+                raise LabError(f"could not copy image {tag} to {MANAGER}: {exc}") from exc
         if target and target != tag:
             self.docker("tag", tag, target)
 

@@ -31,6 +31,7 @@ from statistics import median
 from typing import Any
 
 from dws.lab import PREFIX, LabError, docker
+from dws.util import DockerError, docker_stream
 
 SERVICE_LABEL = "com.docker.swarm.service.name"
 TASK_LABEL = "com.docker.swarm.task.id"
@@ -333,7 +334,6 @@ class EventLog:
 
     def _command(self, node: str) -> list[str]:
         return [
-            "docker",
             "exec",
             f"{PREFIX}-{node}",
             "docker",
@@ -349,18 +349,11 @@ class EventLog:
     def _follow(self, node: str) -> None:
         while not self._stop.is_set():
             try:
-                proc = subprocess.Popen(
-                    self._command(node),
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    stdin=subprocess.DEVNULL,
-                    text=True,
-                )
-            except OSError:
+                proc = docker_stream(*self._command(node), host="")
+            except DockerError:
                 return
             self._procs[node] = proc
-            assert proc.stdout is not None
-            for line in proc.stdout:
+            for line in proc.stdout or ():
                 event = parse_event(line, node)
                 if event is None:
                     continue

@@ -13,7 +13,6 @@ from __future__ import annotations
 import calendar
 import json
 import shlex
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,17 +23,11 @@ import requests
 from dws import deploy
 from dws import lab as lablib
 from dws.probe import Swarm
-from dws.util import REPO, DwsError, wait_until
+from dws.util import REPO, StepFailed, run_command, wait_until
 
 BOOT, NGINX, MYSQL = deploy.BOOT, deploy.NGINX, deploy.MYSQL
 DRAIN_NODE = "cloud02"
 WORKERS = ("cloud02", "cloud03")
-
-
-class StepFailed(DwsError):
-    """A step's outcome did not show up in time."""
-
-    status = 9
 
 
 @dataclass
@@ -51,21 +44,16 @@ class Context:
     def run(self, command: str, show: bool = True) -> str:
         """Print ``command`` as a user types it, run it against cloud01, print its output."""
         self.out(f"$ {command}")
-        proc = subprocess.run(
+        out = run_command(
             shlex.split(command),
             env=deploy.manager_env(self.lab),
             cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-            raise StepFailed(f"`{command}` failed: {last}")
-        if show and proc.stdout.strip():
-            self.out(proc.stdout.rstrip())
-        return proc.stdout
+            error=StepFailed,
+            what=command,
+        ).stdout.decode(errors="replace")
+        if show and out.strip():
+            self.out(out.rstrip())
+        return out
 
     def wait(self, what: str, probe: Callable[[], object], timeout: float = 300) -> object:
         """Wait for the swarm to show ``what``; StepFailed after ``timeout``."""
