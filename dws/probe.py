@@ -19,7 +19,7 @@ from pathlib import Path
 import requests
 
 from dws.replay_report import attempts
-from dws.util import wait_until
+from dws.util import StepFailed, wait_until
 
 REPORT = Path(__file__).resolve().parents[1] / "build" / "reports" / "replay.json"
 
@@ -125,6 +125,13 @@ class Probe:
         self._recent: list[str] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        # Set by stop() only: a write of unknown outcome stops repeating too.
+        self._abort = threading.Event()
+        self._finishing = 0.0
+        # Writes a repeat with the same key settled; of those, the ones settled
+        # after the last step (while finish() let them repeat).
+        self.settled_by_repeat = 0
+        self.settled_after_last_step = 0
         self._threads: list[threading.Thread] = []
         self._write_seq = itertools.count(1)
         self._request_seq = itertools.count(1)
@@ -152,12 +159,28 @@ class Probe:
         for t in self._threads:
             t.start()
 
-    def stop(self) -> None:
-        """Stop and join the client threads (requests in flight complete)."""
+    def finish(self) -> None:
+        """Stop after the last step as a real client would: no new request, but
+        a write whose outcome is still unknown goes on repeating with its key
+        for up to RETRY_FOR_S from its first attempt, longer than the service's
+        claim lease (a claim whose request died with its node is taken over
+        only after it), then every thread is joined."""
+        if self._threads and not self._finishing:
+            self._finishing = time.monotonic()
         self._stop.set()
+        self._join(RETRY_FOR_S + TIMEOUT[1] + 10)
+
+    def stop(self) -> None:
+        """Stop at once (a run that failed): a write being repeated stops
+        repeating; requests in flight complete."""
+        self._abort.set()
+        self._stop.set()
+        self._join(TIMEOUT[1] + 10)
+
+    def _join(self, timeout: float) -> None:
         for t in self._threads:
-            t.join(timeout=RETRY_FOR_S + 40)
-        self._threads.clear()
+            t.join(timeout=timeout)
+        self._threads = [t for t in self._threads if t.is_alive()]
 
     @property
     def started_at(self) -> float:
@@ -253,7 +276,8 @@ class Probe:
                 break
             if time.monotonic() - first > RETRY_FOR_S:
                 break
-            time.sleep(RETRY_BACKOFF[min(attempt, len(RETRY_BACKOFF)) - 1])
+            if self._abort.wait(RETRY_BACKOFF[min(attempt, len(RETRY_BACKOFF)) - 1]):
+                break
         last = attempts[-1]
         with self._lock:
             if last.status == 201 and last.created_id is not None:
@@ -261,6 +285,10 @@ class Probe:
                 self._recent = [*self._recent[-19:], name]
                 for rec in attempts[:-1]:
                     rec.settled_by_retry = True
+                if len(attempts) > 1:
+                    self.settled_by_repeat += 1
+                    if self._finishing and last.started >= self._finishing:
+                        self.settled_after_last_step += 1
             elif last.status in UNKNOWN_OUTCOME:
                 self.unknown.append(name)
 
@@ -396,8 +424,8 @@ class Probe:
 def wait_for(
     what: str, check: Callable[[], object], timeout: float, interval: float = 1.0
 ) -> object:
-    """Poll ``check`` until it returns something truthy; AssertionError on timeout."""
-    return wait_until(what, check, timeout, interval, error=AssertionError)
+    """Poll ``check`` until it returns something truthy; StepFailed on timeout."""
+    return wait_until(what, check, timeout, interval, error=StepFailed)
 
 
 class Swarm:

@@ -2,7 +2,7 @@
 audit and the timeline picture.
 
 Pure functions over the probe's records (anything with the attributes of
-`replay_support.Record`), so they are unit-tested on made-up records.
+`dws.probe.Record`), so they are unit-tested on made-up records.
 """
 
 from __future__ import annotations
@@ -105,35 +105,78 @@ def client_visible_failures(records: Iterable[Any], step: str) -> list[Any]:
     return out
 
 
-def step_stats(step: str, records: Sequence[Any], t0: float, seconds: float) -> dict[str, Any]:
-    """The report's figures for one step's records."""
-    times = sorted(r.seconds for r in records)
-    failures = client_visible_failures(records, step)
-    front = [r for r in records if r.front_attempts > 1]
-    node = [r for r in records if r.node_attempts > 1]
-    retried = [r for r in records if r.front_attempts > 1 or r.node_attempts > 1]
-    kinds = Counter(r.kind for r in records)
-    slowest = sorted(records, key=lambda r: r.seconds, reverse=True)[:SAMPLES]
-    writes = [r for r in records if r.kind == "write"]
-    reads = [r for r in records if r.kind != "write"]
+def retry_figures(records: Sequence[Any]) -> dict[str, Any]:
+    """Requests a proxy retried (the front, a node's nginx, either) and their share."""
+    front = sum(r.front_attempts > 1 for r in records)
+    node = sum(r.node_attempts > 1 for r in records)
+    retried = sum(r.front_attempts > 1 or r.node_attempts > 1 for r in records)
     return {
-        "requests": len(records),
-        "requests_per_second": round(len(records) / seconds, 1) if seconds > 0 else 0.0,
-        "by_kind": dict(sorted(kinds.items())),
-        "failures": len(failures),
-        "answered_503": sum(r.status == 503 for r in records),
-        "retried_front": len(front),
-        "retried_node": len(node),
-        "retried": len(retried),
-        "retried_share": round(len(retried) / len(records), 4) if records else 0.0,
-        "client_retried_writes": sum(r.settled_by_retry for r in records),
+        "retried_front": front,
+        "retried_node": node,
+        "retried": retried,
+        "retried_share": round(retried / len(records), 4) if records else 0.0,
+    }
+
+
+def latency_figures(records: Sequence[Any]) -> dict[str, float]:
+    """p50, p99 and the slowest request, read and write (ms)."""
+    times = sorted(r.seconds for r in records)
+    reads = [r.seconds for r in records if r.kind != "write"]
+    writes = [r.seconds for r in records if r.kind == "write"]
+    return {
         "p50_ms": round(percentile(times, 50) * 1000, 1),
         "p99_ms": round(percentile(times, 99) * 1000, 1),
         "max_ms": round(times[-1] * 1000, 1) if times else 0.0,
-        "max_read_ms": round(max((r.seconds for r in reads), default=0.0) * 1000, 1),
-        "max_write_ms": round(max((r.seconds for r in writes), default=0.0) * 1000, 1),
+        "max_read_ms": round(max(reads, default=0.0) * 1000, 1),
+        "max_write_ms": round(max(writes, default=0.0) * 1000, 1),
+    }
+
+
+def in_progress(records: Iterable[Any]) -> list[Any]:
+    """Write attempts answered 409 "request in progress": another attempt with
+    the same key still held it (e.g. one in flight on a node that died)."""
+    return [r for r in records if r.kind == "write" and r.status == 409]
+
+
+def step_stats(step: str, records: Sequence[Any], t0: float, seconds: float) -> dict[str, Any]:
+    """The report's figures for one step's records.
+
+    A 409 "request in progress" is the service telling the writer to repeat
+    later; a repeat that then settles the write absorbs it like any other
+    unknown outcome (`in_progress_409` counts them; `in_progress_409_failed`
+    those the writer gave up on, which are failures too).
+    """
+    failures = client_visible_failures(records, step)
+    slowest = sorted(records, key=lambda r: r.seconds, reverse=True)[:SAMPLES]
+    waiting = in_progress(records)
+    return {
+        "requests": len(records),
+        "requests_per_second": round(len(records) / seconds, 1) if seconds > 0 else 0.0,
+        "by_kind": dict(sorted(Counter(r.kind for r in records).items())),
+        "failures": len(failures),
+        "answered_503": sum(r.status == 503 for r in records),
+        **retry_figures(records),
+        "client_retried_writes": sum(r.settled_by_retry for r in records),
+        "in_progress_409": len(waiting),
+        "in_progress_409_failed": sum(not r.settled_by_retry for r in waiting),
+        **latency_figures(records),
         "slowest": [sample(r, t0) for r in slowest],
         "failed": [sample(r, t0) for r in failures[:SAMPLES]],
+    }
+
+
+def write_figures(
+    records: Iterable[Any], settled_by_repeat: int, settled_after_last_step: int
+) -> dict[str, Any]:
+    """How the writer settled its writes, for the report's `writes`:
+    `settled_by_repeat` writes needed a repeat with their key, of which
+    `settled_after_last_step` only once the last step was over (the traffic
+    let them repeat for up to their retry window before it stopped);
+    `in_progress_409` attempts were answered "request in progress"."""
+    return {
+        "settled_by_repeat": settled_by_repeat,
+        "settled_after_last_step": settled_after_last_step,
+        "in_progress_409": len(in_progress(records)),
     }
 
 

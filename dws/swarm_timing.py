@@ -169,29 +169,12 @@ def breakdown(
     X-Served-By (the first 12 characters of its container id) to the time
     its first answer through the front reached the client.
     """
-    ready = ready or {}
-    served = served or {}
-    containers = _by_container(events, service)
-    new: dict[str, list[Event]] = {}
-    old_stops: list[float] = []
-    for cid, evs in containers.items():
-        window = [e for e in evs if command_at <= e.at <= until]
-        if not window:
-            continue
-        starts = [e for e in window if e.action == "start"]
-        if starts:
-            new[cid] = [e for e in evs if e.at >= starts[0].at and e.at <= until]
-        else:
-            old_stops += [e.at for e in window if e.action == "die"][:1]
+    new, old_stops = split_window(_by_container(events, service), command_at, until)
     order = sorted(new, key=lambda cid: new[cid][0].at)
     starts = [new[cid][0].at for cid in order]
-    healthy = [
-        next(e.at for e in new[cid] if e.action == "health_status: healthy")
-        for cid in order
-        if any(e.action == "health_status: healthy" for e in new[cid])
-    ]
+    healthy = [at for at in (first_healthy(new[cid]) for cid in order) if at is not None]
     tasks = [
-        task_timing(new[cid], ready.get(cid), served.get(cid[:12]))
+        task_timing(new[cid], (ready or {}).get(cid), (served or {}).get(cid[:12]))
         | {"started_s": _rel(new[cid][0].at, command_at)}
         for cid in order
     ]
@@ -206,6 +189,28 @@ def breakdown(
         "all_old_stopped_s": _rel(max(old_stops, default=None), command_at),
         "tasks": tasks,
     }
+
+
+def split_window(
+    containers: dict[str, list[Event]], command_at: float, until: float
+) -> tuple[dict[str, list[Event]], list[float]]:
+    """The containers that started in the window (their events from that start
+    on) and the times the others died in it (the old tasks)."""
+    new: dict[str, list[Event]] = {}
+    old_stops: list[float] = []
+    for cid, evs in containers.items():
+        window = [e for e in evs if command_at <= e.at <= until]
+        starts = [e for e in window if e.action == "start"]
+        if starts:
+            new[cid] = [e for e in evs if starts[0].at <= e.at <= until]
+        else:
+            old_stops += [e.at for e in window if e.action == "die"][:1]
+    return new, old_stops
+
+
+def first_healthy(events: Iterable[Event]) -> float | None:
+    """When a container first turned healthy (None: never)."""
+    return next((e.at for e in events if e.action == "health_status: healthy"), None)
 
 
 def first_served(records: Iterable[Any], wall_offset: float) -> dict[str, float]:

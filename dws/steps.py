@@ -1,0 +1,436 @@
+"""The replays' library of steps, and the runner that runs a list of them under traffic.
+
+A replay is a `Plan`: a list of `Step`s (a name and a function of the `Run`
+and the step's row of figures), where its report and timeline go, and what
+runs after the write audit. `run_plan` starts from the plan's first step
+(which deploys and starts the traffic), times every step and labels the
+traffic's requests with it, lets the traffic finish, audits the writes,
+writes the report and removes the stack. A step that does not show its
+outcome raises StepFailed with its figures; so does a report with a broken
+promise.
+
+The traffic is any `Traffic` (the plan's `traffic` factory); today the
+closed-loop `dws.probe.Probe`. Steps shared by both replays live here
+(deploy, drain, node crash, the checks after every step); dws.replay and
+dws.replay_ha hold their own steps and their plans.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import requests
+
+from dws import deploy as deploy_mod
+from dws import lab as lablib
+from dws import swarm_timing
+from dws.probe import Probe, Swarm, wait_for
+from dws.replay_report import MAX_SECONDS, Audit, audit_writes
+from dws.util import StepFailed, docker, require
+
+BOOT, NGINX, MYSQL = deploy_mod.BOOT, deploy_mod.NGINX, deploy_mod.MYSQL
+DB_NODE = deploy_mod.DB_NODE  # labelled dws.db=true: never the node that gets drained
+# The step the traffic's requests carry after the last step (not in any step's figures).
+AFTER_STEPS = "verify"
+
+__all__ = ["StepFailed", "require", "wait_for"]
+
+
+class Traffic(Protocol):
+    """What the runner and the steps need of a traffic source (dws.probe.Probe)."""
+
+    run_id: str
+    records: list
+    acknowledged: dict[str, tuple[int, str]]
+    unknown: list[str]
+    settled_by_repeat: int
+    settled_after_last_step: int
+
+    @property
+    def started_at(self) -> float: ...
+
+    def start(self) -> None: ...
+
+    def set_step(self, name: str) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def of_step(self, step: str) -> list: ...
+
+    def since(self, started: float) -> list: ...
+
+
+def probe_traffic(lab: lablib.Lab) -> Traffic:
+    """Pages, reads, searches and an idempotent writer through the lab's front."""
+    return Probe(lab.lb_url, deploy_mod.admin_credentials(), run_id=secrets.token_hex(3))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a replay: `action(run, row)` does it and fills `row` with figures."""
+
+    name: str
+    action: Callable[[Run, dict], None]
+    # The service whose new tasks the step's swarm-time breakdown follows.
+    timed_service: str = BOOT
+
+
+@dataclass
+class Plan:
+    """A replay: its steps, where its report goes, what follows the audit."""
+
+    steps: Sequence[Step]
+    report: Path
+    timeline: Path
+    traffic: Callable[[lablib.Lab], Traffic] = probe_traffic
+    # Follow the nodes' container events for the steps' swarm-time breakdowns.
+    follow_events: bool = False
+    # name -> check run after the write audit; its figures go into the report under name.
+    after_audit: dict[str, Callable[[Run], dict]] = field(default_factory=dict)
+    clean_up: Callable[[lablib.Lab], None] = deploy_mod.stack_removed
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def say(message: str) -> None:
+    """One progress line (visible with -s)."""
+    print(f"replay: {message}", flush=True)
+
+
+def http_get(url: str, timeout: float = 5) -> requests.Response:
+    """A GET with a closed connection (tests run with warnings as errors)."""
+    with requests.Session() as s:
+        resp = s.get(url, timeout=timeout)
+        resp.close()
+        return resp
+
+
+@dataclass
+class Run:
+    """A replay in progress: the lab, its swarm, the traffic, the steps' figures."""
+
+    lab: lablib.Lab
+    plan: Plan
+    traffic: Traffic
+    events: swarm_timing.EventLog | None = None
+    rows: list[dict] = field(default_factory=list)
+    # name, start, end (monotonic), wall_end of every step.
+    spans: list[dict] = field(default_factory=list)
+    audit: Audit | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def swarm(self) -> Swarm:
+        return Swarm(self.lab)
+
+    def docker(self, *args: str, timeout: float = 300) -> str:
+        """A user's `docker` command against the lab's manager; StepFailed if it fails."""
+        return docker(*args, host=self.lab.manager_host, timeout=timeout, error=StepFailed)
+
+    def start_traffic(self) -> None:
+        """The traffic (and the event log) from now until the end of the run."""
+        if self.events is not None:
+            self.events.start()
+        self.traffic.start()
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[dict]:
+        """Run one step: the yielded dict collects its figures."""
+        self.traffic.set_step(name)
+        row: dict = {"name": name}
+        self.rows.append(row)
+        say(f"--- {name}")
+        started = time.monotonic()
+        self.spans.append({"name": name, "start": started, "end": started})
+        try:
+            yield row
+        finally:
+            row["seconds"] = round(time.monotonic() - started, 1)
+            self.spans[-1]["end"] = time.monotonic()
+            self.spans[-1]["wall_end"] = swarm_timing.wall_clock()
+
+
+def run_plan(lab: lablib.Lab, plan: Plan, remove_stack: bool = True) -> dict:
+    """Every step of `plan` on a running lab; the report written to plan.report.
+
+    StepFailed if a step fails or the report lists a broken promise. The stack
+    is removed at the end (plan.clean_up) unless ``remove_stack`` is false.
+    """
+    from dws.replay_output import write_report
+
+    plan.report.parent.mkdir(parents=True, exist_ok=True)
+    deploy_mod.ensure_secrets(lab)  # the writer needs the administrator's password
+    run = Run(
+        lab,
+        plan,
+        plan.traffic(lab),
+        events=swarm_timing.EventLog(lab, lab.nodes) if plan.follow_events else None,
+        extra=dict(plan.extra),
+    )
+    try:
+        for step in plan.steps:
+            with run.step(step.name) as row:
+                step.action(run, row)
+        finish_traffic(run)
+        for name, check in plan.after_audit.items():
+            run.extra[name] = check(run)
+    finally:
+        run.traffic.stop()
+        if run.events is not None:
+            run.events.stop()
+        report = write_report(run)
+        if remove_stack:
+            started = time.monotonic()
+            plan.clean_up(lab)
+            say(f"stack removed in {time.monotonic() - started:.0f} s")
+    check_promises(report, plan.report)
+    return report
+
+
+def finish_traffic(run: Run) -> None:
+    """After the last step: let the writes of unknown outcome settle, stop the
+    traffic, audit every write against the database."""
+    run.traffic.set_step(AFTER_STEPS)
+    run.traffic.finish()
+    late = run.traffic.settled_after_last_step
+    if late:
+        say(f"{late} write(s) of unknown outcome settled by repeats after the last step")
+    run.audit = audit_run(run.lab.lb_url, run.traffic)
+
+
+def check_promises(report: dict, path: Path) -> None:
+    """StepFailed, one line with the figures, if the report lists a broken promise."""
+    problems = report["violations"]
+    writes = report["writes"]
+    require(
+        not problems,
+        f"{len(problems)} broken promise(s): {'; '.join(problems)} "
+        f"({report['requests']} requests, {report['failures']} failed; report: {path})",
+    )
+    require(
+        writes["acknowledged_writes"] > 0,
+        f"the probe made no successful write ({report['requests']} requests; report: {path})",
+    )
+
+
+def audit_run(base_url: str, traffic: Traffic) -> Audit:
+    """Every row of the run (by its name tag) from the API, against what the
+    writer was told."""
+    tag = f"e2e-{traffic.run_id}-"
+    rows: list[dict] = []
+    with requests.Session() as s:
+        page = 1
+        while True:
+            resp = s.get(
+                f"{base_url}/api/v1/countries",
+                params={"countryname": tag, "rows": 100, "page": page},
+                timeout=30,
+            )
+            require(
+                resp.status_code == 200,
+                f"audit read failed: {resp.status_code} {resp.text[:300]}",
+            )
+            data = resp.json()
+            rows += data["list"]
+            if not data["hasNextPage"]:
+                break
+            page += 1
+    return audit_writes(traffic.acknowledged, traffic.unknown, rows)
+
+
+# ---------------------------------------------------------------- checks
+
+
+def nodes_answer(run: Run) -> dict[str, int]:
+    """GET /countries on port 80 of every Active node; every one must answer 200."""
+    codes = {}
+    for node in run.swarm.active_nodes():
+        codes[node] = http_get(f"http://{run.lab.nodes[node]}/countries").status_code
+    require(all(c == 200 for c in codes.values()), f"Active nodes on port 80: {codes}")
+    return codes
+
+
+def mark_command(row: dict) -> None:
+    """Note the wall time of the step's `docker` command: the origin of the
+    step's swarm-time breakdown in the report."""
+    row["command_at"] = swarm_timing.wall_clock()
+
+
+def settle_into_step() -> None:
+    """Let the requests of the previous step finish before a fault, so that
+    every request the fault touches is counted in the fault's step."""
+    time.sleep(MAX_SECONDS)
+
+
+def node_status(run: Run, node: str) -> str | None:
+    """The swarm's Status of a node (Ready, Down, ...)."""
+    return run.swarm.nodes().get(node, {}).get("Status")
+
+
+def write_one(run: Run, prefix: str) -> tuple[int, str]:
+    """One country created through the front before a fault: (id, name)."""
+    name = f"{prefix}-{secrets.token_hex(4)}"
+    with requests.Session() as s:
+        resp = s.post(
+            f"{run.lab.lb_url}/api/v1/countries",
+            auth=deploy_mod.admin_credentials(),
+            timeout=10,
+            json={"countryname": name, "countrycode": "DR"},
+        )
+        require(resp.status_code == 201, f"a write before the step: {resp.status_code} {resp.text}")
+        return resp.json()["id"], name
+
+
+def read_back(run: Run, written: tuple[int, str]) -> None:
+    """The country written before the fault reads back through the front."""
+    row_id, name = written
+    got = http_get(f"{run.lab.lb_url}/api/v1/countries/{row_id}", timeout=10)
+    require(
+        got.status_code == 200 and got.json().get("countryname") == name,
+        f"the write before the step ({name}, id {row_id}): {got.status_code} {got.text[:300]}",
+    )
+
+
+# ---------------------------------------------------------------- shared steps
+
+
+def fresh_deploy(
+    run: Run, row: dict, db_nodes: int = 1, before: Callable[[], None] | None = None
+) -> None:
+    """What `dws lab deploy` does (build and push, secrets, label, network,
+    stack deploy), from a stack removed first: the replay starts, as the
+    tutorial does, from a fresh deploy, so no earlier update's monitor window
+    turns a `docker stop` into a rollback. ``before`` runs once the old stack
+    is gone. Fills build_seconds and converge_seconds."""
+    if deploy_mod.stack_exists(run.lab):
+        say("removing the running stack first: the replay starts from a fresh deploy")
+        deploy_mod.stack_removed(run.lab)
+    if before is not None:
+        before()
+    try:
+        figures = deploy_mod.deploy(run.lab, say=lambda line: say(line.strip()), db_nodes=db_nodes)
+    except deploy_mod.DeployError as exc:
+        raise StepFailed(f"deploy: {exc}") from exc
+    row["build_seconds"] = figures["build_seconds"]
+    row["converge_seconds"] = figures["converge_seconds"]
+
+
+@dataclass(frozen=True)
+class Drain:
+    """`docker node update --availability drain NODE` under traffic, then Active again.
+
+    ``left``: service -> how many tasks run elsewhere once the node is empty;
+    ``drained``: checks and figures while it is drained (given the time of
+    the command); ``back``: the wait until the node serves again after it is
+    Active (given the time it was made Active).
+    """
+
+    node: str
+    left: dict[str, int]
+    drained: Callable[[Run, dict, float], None] = lambda run, row, started: None
+    back: Callable[[Run, dict, float], None] = lambda run, row, since: wait_for(
+        "nginx on every node", lambda: run.swarm.converged(NGINX, len(run.lab.nodes)), 120, 0.5
+    )
+
+    def __call__(self, run: Run, row: dict) -> None:
+        node = self.node
+        written = write_one(run, "drain")
+        started = time.monotonic()
+        mark_command(row)
+        run.docker("node", "update", "--availability", "drain", node)
+        wait_for(
+            f"no task left on {node}",
+            lambda: all(run.swarm.converged(s, n, not_on=node) for s, n in self.left.items()),
+            180,
+            interval=0.5,
+        )
+        row["drain_seconds"] = round(time.monotonic() - started, 1)
+        self.drained(run, row, started)
+        read_back(run, written)
+        nodes_answer(run)
+        try:
+            port80 = http_get(f"http://{run.lab.nodes[node]}/countries", timeout=2)
+            row["drained_node_port80"] = port80.status_code
+        except requests.RequestException as exc:
+            row["drained_node_port80"] = type(exc).__name__  # expected: refused
+        activated = time.monotonic()
+        run.docker("node", "update", "--availability", "active", node)
+        self.back(run, row, activated)
+        row["back_seconds"] = round(time.monotonic() - activated, 1)
+        nodes_answer(run)
+        say(
+            f"drained {node} in {row['drain_seconds']} s (its port 80: "
+            f"{row['drained_node_port80']}); Active again, serving after {row['back_seconds']} s"
+        )
+
+
+@dataclass(frozen=True)
+class NodeCrash:
+    """A whole swarm node killed at once (`docker kill` of its container): the
+    traffic goes on until Swarm has marked it Down and runs ``replicas``
+    bootservice tasks elsewhere; then it starts again and rejoins.
+
+    ``before``: checks that the node holds what the step means to lose
+    (returns figures for the row); ``crashed``: waits and figures right after
+    the kill (given its time); ``back``: the wait until the node serves again
+    after its restart (given the time of the restart).
+    """
+
+    node: str
+    replicas: int
+    before: Callable[[Run], dict] = lambda run: {}
+    crashed: Callable[[Run, dict, float], None] = lambda run, row, started: None
+    back: Callable[[Run, dict, float], None] = lambda run, row, since: None
+
+    def __call__(self, run: Run, row: dict) -> None:
+        node = self.node
+        row.update(self.before(run))
+        settle_into_step()
+        started = time.monotonic()
+        mark_command(row)
+        lablib.crash_node(node)
+        self.crashed(run, row, started)
+        wait_until_replaced(run, node, self.replicas, started, row)
+        say(
+            f"killed {node}: Down after {row['noticed_down_seconds']} s, {self.replicas} "
+            f"replicas elsewhere after {row['tasks_replaced_seconds']} s"
+        )
+        restarted = time.monotonic()
+        lablib.restart_node(run.lab, node)
+        wait_for(f"{node} Ready", lambda: node_status(run, node) == "Ready", 180, interval=0.5)
+        wait_for(
+            f"nginx back on {node}",
+            lambda: run.swarm.converged(NGINX, len(run.lab.nodes)),
+            180,
+            interval=0.5,
+        )
+        self.back(run, row, restarted)
+        row["rejoined_seconds"] = round(time.monotonic() - restarted, 1)
+        nodes_answer(run)
+        say(
+            f"{node} started again on {run.lab.nodes[node]}: "
+            f"rejoined in {row['rejoined_seconds']} s"
+        )
+
+
+def wait_until_replaced(run: Run, node: str, replicas: int, started: float, row: dict) -> None:
+    """After `node` was killed at `started` (monotonic): wait until Swarm has
+    marked it Down and runs `replicas` bootservice tasks on the other nodes;
+    both times go into `row` (`noticed_down_seconds`, `tasks_replaced_seconds`)."""
+    wait_for(f"{node} Down", lambda: node_status(run, node) == "Down", 120, interval=0.5)
+    row["noticed_down_seconds"] = round(time.monotonic() - started, 1)
+    wait_for(
+        f"{replicas} replicas running without {node}",
+        lambda: run.swarm.converged(BOOT, replicas, not_on=node),
+        180,
+        interval=0.5,
+    )
+    row["tasks_replaced_seconds"] = round(time.monotonic() - started, 1)
