@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import base64
 import re
-from pathlib import Path
 from typing import Any
 
-from dws.util import free_port  # noqa: F401 - re-exported for the tests
+# Re-exported for the tests: the package's own constants and helpers.
+from dws.util import DEMO_USER, REPO, SEED_SQL, free_port  # noqa: F401
 
-REPO = Path(__file__).resolve().parents[1]
-SEED_SQL = REPO / "services" / "mysql" / "citydb.sql"
-# The seeded demo accounts (their hashes are in the seed SQL, not these
-# passwords): test1 and test3 are administrators (usertype 1), test2 an
-# ordinary user (usertype 2).
-DEMO_USER = ("test1", "12345678")
+# The other seeded demo accounts (their hashes are in the seed SQL, not these
+# passwords): test1 (DEMO_USER) and test3 are administrators (usertype 1),
+# test2 an ordinary user (usertype 2).
 DEMO_ADMIN2 = ("test3", "bbbb")
 DEMO_ORDINARY = ("test2", "aaaa")
 SEED_COUNTRIES = 183

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from dws.deploy import BOOT
 from dws.swarm_timing import (
     Event,
     breakdown,
@@ -21,7 +22,6 @@ from dws.swarm_timing import (
     task_timing,
 )
 
-BOOT = "dws_bootservice"
 T0 = 1_800_000_000.0  # the step's command
 
 
