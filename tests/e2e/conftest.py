@@ -1,8 +1,12 @@
 """Fixtures of the e2e tier: one three-node swarm lab for the whole session.
 
-`dws lab up` brings it up once (the tests then run `dws lab deploy`,
-`dws tutorial`, `dws watch` and `dws replay` on it, in that order), and
-`dws lab down` removes it at the end, also when a test fails. With
+`dws lab up` brings it up once and `dws lab down` removes it at the end, also
+when a test fails. Every test asks for the lab state it needs, whatever ran
+before it: `bare_check` (`dws check --lab` on the lab as `dws lab up` left
+it, taken before anything is deployed), `deployed_stack` (`dws lab deploy`,
+once), `fresh_stack` (the stack as that deploy leaves it, deployed again if
+a test changed or removed it), `stack_running` (any running stack) and
+`tutorial_ran` (`dws tutorial`, once, and what served right after it). With
 DWS_E2E_REUSE_LAB=1 an already running lab (`dws lab up`) is used and left
 running, for iterating on the tests by hand.
 """
@@ -18,9 +22,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+import requests
 
+from dws import deploy
 from dws import lab as lablib
-from dws.probe import REPORT
+from dws.probe import REPORT, Swarm
 
 LOGS = REPORT.parent
 
@@ -92,3 +98,87 @@ def swarm_lab(timings) -> Iterator[lablib.Lab]:
             data["lab"] = timings
             REPORT.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         print(f"\nlab timings: {timings}", flush=True)
+
+
+@dataclass
+class Deployed:
+    """`dws lab deploy` and what the front answered right after it."""
+
+    ran: Ran
+    responses: list[requests.Response]
+
+
+@dataclass
+class AfterTutorial:
+    """`dws tutorial`, and the stack's state and answers right after it."""
+
+    ran: Ran
+    converged: list[dict] | None
+    tasks: list[dict]
+    responses: list[requests.Response]
+
+
+def front_answers(lab: lablib.Lab, count: int = 30) -> list[requests.Response]:
+    """`count` GET /countries through the lab's front."""
+    with requests.Session() as s:
+        return [s.get(f"{lab.lb_url}/countries", timeout=10) for _ in range(count)]
+
+
+@pytest.fixture(scope="session")
+def bare_check(swarm_lab) -> Ran:
+    """`dws check --lab` on the lab before anything is deployed on it."""
+    return _run("check", "--lab")
+
+
+def _deploy(lab: lablib.Lab, timings: dict[str, float]) -> Deployed:
+    ran = _run("lab", "deploy", timeout=2400)
+    timings.setdefault("lab_deploy_seconds", ran.seconds)
+    return Deployed(ran, front_answers(lab) if ran.status == 0 else [])
+
+
+@pytest.fixture(scope="session")
+def deployed_stack(swarm_lab, bare_check, timings) -> Deployed:
+    """`dws lab deploy` once for the session (after the bare lab was checked)."""
+    return _deploy(swarm_lab, timings)
+
+
+def _require_deployed(deployed: Deployed) -> None:
+    if deployed.ran.status != 0:
+        pytest.fail(f"dws lab deploy failed: {deployed.ran.output[-2000:]}", pytrace=False)
+
+
+@pytest.fixture
+def fresh_stack(swarm_lab, deployed_stack, timings) -> lablib.Lab:
+    """The stack as `dws lab deploy` leaves it: 3 replicas at 1.0 (deployed
+    again if a test before scaled, updated or removed it)."""
+    _require_deployed(deployed_stack)
+    if not Swarm(swarm_lab).converged(deploy.BOOT, 3, deploy.image("1.0")):
+        _require_deployed(_deploy(swarm_lab, timings))
+    return swarm_lab
+
+
+@pytest.fixture
+def stack_running(swarm_lab, deployed_stack, timings) -> lablib.Lab:
+    """A deployed stack with bootservice running (deployed again if a replay removed it)."""
+    _require_deployed(deployed_stack)
+    if not deploy.stack_exists(swarm_lab) or not Swarm(swarm_lab).tasks(deploy.BOOT):
+        _require_deployed(_deploy(swarm_lab, timings))
+    return swarm_lab
+
+
+@pytest.fixture(scope="session")
+def tutorial_ran(swarm_lab, deployed_stack, timings) -> AfterTutorial:
+    """`dws tutorial` once, on the stack as deployed; the swarm's state and the
+    front's answers are taken at once after it, before another test changes them."""
+    _require_deployed(deployed_stack)
+    swarm = Swarm(swarm_lab)
+    if not swarm.converged(deploy.BOOT, 3, deploy.image("1.0")):
+        _require_deployed(_deploy(swarm_lab, timings))
+    ran = _run("tutorial", timeout=2400)
+    timings["tutorial_seconds"] = ran.seconds
+    return AfterTutorial(
+        ran,
+        swarm.converged(deploy.BOOT, 6, deploy.image("1.0")),
+        swarm.tasks(deploy.BOOT),
+        front_answers(swarm_lab, 40),
+    )

@@ -1,35 +1,29 @@
-"""The operator's commands on the session's lab, in the order a newcomer runs them:
+"""The operator's commands on the session's lab, as a newcomer runs them:
 `dws check` (things missing), `dws lab deploy`, `dws check` (complete),
 `dws tutorial`, the stack still serving, then `dws watch` during an update.
+Each test gets the lab state it needs from the fixtures (tests/e2e/conftest.py),
+so their order does not matter.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import time
 
 import pexpect
-import requests
 
 from dws import deploy
-from dws import lab as lablib
-from dws.probe import Swarm
-from dws.util import REPO, wait_until
+from dws.replay import TITLE
+from dws.util import REPO, docker, wait_until
 
-TITLE_1 = "<title>国家(地区)列表</title>"
+TITLE_1 = f"<title>{TITLE['1.0']}</title>"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def front_answers(lab: lablib.Lab, count: int = 30) -> list[requests.Response]:
-    with requests.Session() as s:
-        return [s.get(f"{lab.lb_url}/countries", timeout=10) for _ in range(count)]
-
-
-def test_check_lists_what_the_bare_swarm_is_missing(swarm_lab, run_dws):
-    ran = run_dws("check", "--lab")
+def test_check_lists_what_the_bare_swarm_is_missing(bare_check):
+    ran = bare_check
     assert ran.status == 10, ran.output
     missing = [line for line in ran.output.splitlines() if line.startswith("MISSING")]
     for name in deploy.SECRET_NAMES:
@@ -44,19 +38,18 @@ def test_check_lists_what_the_bare_swarm_is_missing(swarm_lab, run_dws):
     assert ran.output.rstrip().endswith("items missing")
 
 
-def test_lab_deploy_serves_the_page_from_three_replicas(swarm_lab, run_dws, timings):
-    ran = run_dws("lab", "deploy", timeout=2400)
-    timings["lab_deploy_seconds"] = ran.seconds
+def test_lab_deploy_serves_the_page_from_three_replicas(swarm_lab, deployed_stack):
+    ran = deployed_stack.ran
     assert ran.status == 0, ran.output[-3000:]
     assert f"The tutorial's page: {swarm_lab.lb_url}/countries" in ran.output
     assert f"export DOCKER_HOST={swarm_lab.manager_host}" in ran.output
-    responses = front_answers(swarm_lab)
+    responses = deployed_stack.responses
     assert all(r.status_code == 200 and TITLE_1 in r.text for r in responses)
     assert len({r.headers["X-Served-By"] for r in responses}) == 3
     assert {r.headers["X-App-Version"] for r in responses} == {"1.0"}
 
 
-def test_check_passes_on_the_deployed_lab(swarm_lab, run_dws):
+def test_check_passes_on_the_deployed_lab(stack_running, run_dws):
     ran = run_dws("check", "--lab")
     assert ran.status == 0, ran.output
     lines = ran.output.strip().splitlines()
@@ -65,7 +58,7 @@ def test_check_passes_on_the_deployed_lab(swarm_lab, run_dws):
     assert lines[-1].startswith("all ") and "docker stack deploy -c stack.yml dws" in lines[-1]
 
 
-def test_check_refuses_a_label_count_the_database_cannot_use(swarm_lab, run_dws):
+def test_check_refuses_a_label_count_the_database_cannot_use(swarm_lab, stack_running, run_dws):
     """Two labelled nodes cannot keep a Galera majority; three need DB_NODES=3."""
     labelled = deploy.DB_NODE
     other = next(n for n in swarm_lab.nodes if n != labelled)
@@ -86,9 +79,8 @@ def test_check_refuses_a_label_count_the_database_cannot_use(swarm_lab, run_dws)
     assert run_dws("check", "--lab").status == 0
 
 
-def test_tutorial_runs_every_step(swarm_lab, run_dws, timings):
-    ran = run_dws("tutorial", timeout=2400)
-    timings["tutorial_seconds"] = ran.seconds
+def test_tutorial_runs_every_step(tutorial_ran):
+    ran = tutorial_ran.ran
     assert ran.status == 0, ran.output[-3000:]
     out = ran.output
     for n in range(1, 8):
@@ -107,15 +99,15 @@ def test_tutorial_runs_every_step(swarm_lab, run_dws, timings):
     assert "The stack stays up" in out
 
 
-def test_the_stack_still_serves_after_the_tutorial(swarm_lab):
-    swarm = Swarm(swarm_lab)
-    assert swarm.converged(deploy.BOOT, 6, deploy.image("1.0")), swarm.tasks(deploy.BOOT)
-    responses = front_answers(swarm_lab, 40)
+def test_the_stack_still_serves_after_the_tutorial(tutorial_ran):
+    assert tutorial_ran.converged, tutorial_ran.tasks
+    responses = tutorial_ran.responses
     assert all(r.status_code == 200 and TITLE_1 in r.text for r in responses)
     assert len({r.headers["X-Served-By"] for r in responses}) >= 3
 
 
-def test_watch_shows_the_nodes_and_both_versions_during_an_update(swarm_lab, tmp_path):
+def test_watch_shows_the_nodes_and_both_versions_during_an_update(stack_running, tmp_path):
+    swarm_lab = stack_running
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "150", "LINES": "60"}
     child = pexpect.spawn(
         sys.executable,
@@ -141,19 +133,14 @@ def test_watch_shows_the_nodes_and_both_versions_during_an_update(swarm_lab, tmp
         screen = read(4)
         for node in ("cloud01", "cloud02", "cloud03"):
             assert node in screen, screen[-2000:]
-        subprocess.run(
-            [
-                "docker",
-                "service",
-                "update",
-                "--detach",
-                "--image",
-                deploy.image("2.0"),
-                deploy.BOOT,
-            ],
-            env=deploy.manager_env(swarm_lab),
-            check=True,
-            capture_output=True,
+        docker(
+            "service",
+            "update",
+            "--detach",
+            "--image",
+            deploy.image("2.0"),
+            deploy.BOOT,
+            host=swarm_lab.manager_host,
             timeout=60,
         )
 
