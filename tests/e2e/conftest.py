@@ -80,6 +80,7 @@ def timings() -> dict[str, float]:
 def swarm_lab(timings) -> Iterator[lablib.Lab]:
     """A running lab: `dws lab up --port 0` once, `dws lab down` afterwards."""
     if os.environ.get("DWS_E2E_REUSE_LAB") == "1" and lablib.STATE_FILE.exists():
+        _BARE.append(_run("check", "--lab"))
         yield lablib.Lab.load()
         return
     up = _run("lab", "up", "--port", "0", timeout=1200)
@@ -88,6 +89,8 @@ def swarm_lab(timings) -> Iterator[lablib.Lab]:
         _run("lab", "down")
         pytest.fail(f"dws lab up failed ({up.status}): {up.output[-800:]}", pytrace=False)
     try:
+        # Before any test deploys: what `dws check` says of the bare swarm.
+        _BARE.append(_run("check", "--lab"))
         yield lablib.Lab.load()
     finally:
         down = _run("lab", "down", timeout=600)
@@ -124,10 +127,14 @@ def front_answers(lab: lablib.Lab, count: int = 30) -> list[requests.Response]:
         return [s.get(f"{lab.lb_url}/countries", timeout=10) for _ in range(count)]
 
 
+_BARE: list[Ran] = []
+
+
 @pytest.fixture(scope="session")
 def bare_check(swarm_lab) -> Ran:
-    """`dws check --lab` on the lab before anything is deployed on it."""
-    return _run("check", "--lab")
+    """`dws check --lab` on the lab as `dws lab up` left it, taken when the lab
+    came up (before any test could deploy)."""
+    return _BARE[0]
 
 
 def _deploy(lab: lablib.Lab, timings: dict[str, float]) -> Deployed:
@@ -137,8 +144,8 @@ def _deploy(lab: lablib.Lab, timings: dict[str, float]) -> Deployed:
 
 
 @pytest.fixture(scope="session")
-def deployed_stack(swarm_lab, bare_check, timings) -> Deployed:
-    """`dws lab deploy` once for the session (after the bare lab was checked)."""
+def deployed_stack(swarm_lab, timings) -> Deployed:
+    """`dws lab deploy` once for the session."""
     return _deploy(swarm_lab, timings)
 
 
