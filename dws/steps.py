@@ -31,6 +31,7 @@ from dws import deploy as deploy_mod
 from dws import lab as lablib
 from dws import swarm_timing
 from dws.probe import Probe, Swarm, wait_for
+from dws.replay_output import write_report
 from dws.replay_report import MAX_SECONDS, Audit, audit_writes
 from dws.util import StepFailed, docker, require
 
@@ -38,8 +39,6 @@ BOOT, NGINX, MYSQL = deploy_mod.BOOT, deploy_mod.NGINX, deploy_mod.MYSQL
 DB_NODE = deploy_mod.DB_NODE  # labelled dws.db=true: never the node that gets drained
 # The step the traffic's requests carry after the last step (not in any step's figures).
 AFTER_STEPS = "verify"
-
-__all__ = ["StepFailed", "require", "wait_for"]
 
 
 class Traffic(Protocol):
@@ -164,8 +163,6 @@ def run_plan(lab: lablib.Lab, plan: Plan, remove_stack: bool = True) -> dict:
     StepFailed if a step fails or the report lists a broken promise. The stack
     is removed at the end (plan.clean_up) unless ``remove_stack`` is false.
     """
-    from dws.replay_output import write_report
-
     plan.report.parent.mkdir(parents=True, exist_ok=True)
     deploy_mod.ensure_secrets(lab)  # the writer needs the administrator's password
     run = Run(
