@@ -282,6 +282,13 @@ def test_the_checker_reports_a_made_up_flag_and_subcommand():
     assert command_problems("`dws lab up --port 0 --no-bases`  # ok") == []
 
 
+def test_the_checker_reports_a_missing_path_and_a_wrong_stack_default():
+    text = "`services/mysql/citydb.sql`, `services/no-such-file.py`, `build/made-later.json`"
+    assert list(repo_paths(text)) == ["services/mysql/citydb.sql", "services/no-such-file.py"]
+    assert ("MYSQL_VERSION", "10.11") in stack_defaults()
+    assert ("MYSQL_VERSION", "8.4") not in stack_defaults()
+
+
 def test_the_cli_page_names_every_subcommand_and_flag():
     documented: dict[tuple[str, ...], set[str]] = {}
     parser = build_parser()
