@@ -27,12 +27,15 @@ it in one of these ways:
 - **stack.yml defaults.** `${VAR:-default}` anywhere must appear so in
   `stack.yml`.
 - **Links.** Every relative link or image target resolves from its page.
+- **The benchmark.** `docs/performance.md`'s tables headed `target | req/s`
+  and `goal | this run` hold the figures of `docs/bench.json`.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -373,6 +376,26 @@ def test_every_relative_link_resolves(page):
         if not (page.parent / target.split("#", 1)[0]).exists():
             broken.append(target)
     assert broken == []
+
+
+def test_the_benchmark_figures_are_those_of_the_committed_report():
+    report = json.loads((REPO / "docs" / "bench.json").read_text(encoding="utf-8"))
+    text = (REPO / "docs" / "performance.md").read_text(encoding="utf-8")
+    date = report["machine"]["date"]
+    assert f"{date[:10]} at {date[11:16]} UTC" in text
+    found = {tuple(header[:2]): rows for header, rows in tables(text)}
+    for row in found[("target", "req/s")]:
+        t = report["targets"][row[0]]
+        assert row[1:] == [
+            f"{t['rps']:,.0f}",
+            f"{t['p50_ms']:.1f}",
+            f"{t['p99_ms']:.1f}",
+            str(t["errors"]),
+            f"{t['x_hello']:.2f}",
+            f"{t['x_peer']:.2f}",
+            f"{t['cpu_ms_per_request']['server']:.3f}",
+        ], row[0]
+    assert {row[0]: row[2] == "yes" for row in found[("goal", "this run")]} == report["goals"]
 
 
 def test_the_readme_stays_short_and_keeps_the_ci_command():
