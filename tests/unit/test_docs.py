@@ -4,14 +4,15 @@ The checker reads the pages as text. For it to see a fact, the pages name
 it in one of these ways:
 
 - **Commands.** An inline code span, or a line of a fenced code block, that
-  starts with `dws ` or `python build.py ` (a leading `$ ` is ignored) is a
-  command. Its words are read up to the first shell operator or comment
-  (`|`, `>`, `<`, `&&`, `;`, `#`). Words naming a subcommand walk into that
-  subparser of `dws.cli.build_parser()`; words starting with `-` are flags
-  and must be options of the subcommand reached (`--flag=value` counts as
-  `--flag`; usage brackets `[--flag X]` are allowed); other words are
-  arguments or values and are not checked. `docs/cli.md` must name every
-  leaf subcommand and every flag of the parser this way.
+  starts with `dws `, `python build.py ` or `python -m bootservice ` (a
+  leading `$ ` or `.venv/bin/` is ignored) is a command. Its words are read
+  up to the first shell operator or comment (`|`, `>`, `<`, `&&`, `;`, `#`).
+  Words naming a subcommand walk into that subparser of
+  `dws.cli.build_parser()`; words starting with `-` are flags and must be
+  options of the subcommand reached (`--flag=value` counts as `--flag`;
+  usage brackets `[--flag X]` are allowed); other words are arguments or
+  values and are not checked. `docs/cli.md` must name every leaf subcommand
+  and every flag of the dws parser this way.
 - **Exit statuses.** A table whose header's first cell is `exit status`
   lists the `dws` statuses: exactly the keys of `dws.cli.EXIT_STATUSES`.
   One whose first cell is `build.py exit status` lists build.py's.
@@ -37,12 +38,13 @@ import argparse
 import ast
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from unittest import mock
 
 import pytest
 
+from bootservice import __main__ as bootservice_main
 from dws.cli import EXIT_STATUSES, build_parser
 
 import build
@@ -52,7 +54,11 @@ PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 CLI_PAGE = REPO / "docs" / "cli.md"
 SERVICE_PACKAGE = REPO / "services" / "bootservice" / "bootservice"
 
-TOOLS = {"dws": "dws", "python build.py": "build.py"}
+TOOLS = {
+    "dws": "dws",
+    "python build.py": "build.py",
+    "python -m bootservice": "python -m bootservice",
+}
 OPERATORS = ("|", ">", "<", "&&", ";", "#")
 FILE_SUFFIX = re.compile(
     r"(?<=[\w-])\.(py|yml|yaml|sql|md|sh|json|png|lock|in|toml|conf|lua|js|css|html|txt|cnf)$"
@@ -99,7 +105,7 @@ def commands(text: str) -> Iterator[tuple[str, list[str]]]:
     """(tool, words after the tool's name) for every command the text names."""
     _, code = split_page(text)
     for candidate in [*code_spans(text), *code]:
-        candidate = candidate.strip().removeprefix("$ ")
+        candidate = candidate.strip().removeprefix("$ ").removeprefix(".venv/bin/")
         for prefix, tool in TOOLS.items():
             if candidate == prefix or candidate.startswith(prefix + " "):
                 words = []
@@ -140,25 +146,38 @@ def flags(parser: argparse.ArgumentParser) -> set[str]:
     return set(parser._option_string_actions)
 
 
-def build_py_parser() -> argparse.ArgumentParser:
-    """build.py's parser, caught as `build.parse_args` is about to use it."""
+def caught_parser(parse: Callable[[], object]) -> argparse.ArgumentParser:
+    """The parser `parse` builds, caught as it is about to parse."""
 
     class Caught(Exception):
         pass
 
-    class Catcher(build._Parser):
-        def parse_args(self, *args, **kwargs):
-            raise Caught(self)
+    def catch(self, *args, **kwargs):
+        raise Caught(self)
 
-    with mock.patch.object(build, "_Parser", Catcher):
+    with mock.patch.object(argparse.ArgumentParser, "parse_args", catch):
         try:
-            build.parse_args([])
+            parse()
         except Caught as caught:
             return caught.args[0]
-    raise AssertionError("build.parse_args built no parser")
+    raise AssertionError(f"{parse} built no parser")
 
 
-PARSERS = {"dws": build_parser, "build.py": build_py_parser}
+def build_py_parser() -> argparse.ArgumentParser:
+    """build.py's parser, as `build.parse_args` builds it."""
+    return caught_parser(lambda: build.parse_args([]))
+
+
+def bootservice_parser() -> argparse.ArgumentParser:
+    """`python -m bootservice`'s parser."""
+    return caught_parser(lambda: bootservice_main.main([]))
+
+
+PARSERS = {
+    "dws": build_parser,
+    "build.py": build_py_parser,
+    "python -m bootservice": bootservice_parser,
+}
 
 
 def walk(parser: argparse.ArgumentParser, words: list[str]):
