@@ -25,6 +25,7 @@ import requests
 from dws import deploy as deploy_mod
 from dws import lab as lablib
 from dws.probe import REPORT
+from dws.replay_run import Step
 from dws.steps import (
     BOOT,
     DB_NODE,
@@ -34,7 +35,6 @@ from dws.steps import (
     NodeCrash,
     Plan,
     Run,
-    Step,
     fresh_deploy,
     http_get,
     mark_command,

@@ -41,6 +41,7 @@ import time
 from dws import deploy as deploy_mod
 from dws import lab as lablib
 from dws.probe import REPORT
+from dws.replay_run import Step
 from dws.steps import (
     BOOT,
     MYSQL,
@@ -49,7 +50,6 @@ from dws.steps import (
     NodeCrash,
     Plan,
     Run,
-    Step,
     fresh_deploy,
     http_get,
     nodes_answer,

@@ -1,6 +1,6 @@
 """The replay's report: build/reports/replay*.json, its timeline and the table printed.
 
-`write_report(run)` assembles the report of a finished (or failed) `dws.steps.Run`
+`write_report(run)` assembles the report of a finished (or failed) `dws.replay_run.Run`
 from its steps' rows, the traffic's records and the write audit; the
 figures themselves come from dws.replay_report and dws.swarm_timing.
 """
@@ -27,7 +27,7 @@ from dws.replay_report import (
 )
 
 if TYPE_CHECKING:
-    from dws.steps import Run
+    from dws.replay_run import Run
 
 # Left out of a step's own figures in the report (they come last, or not at all).
 LAST = ("slowest", "failed")

@@ -19,142 +19,25 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 import requests
 
 from dws import deploy as deploy_mod
 from dws import lab as lablib
 from dws import swarm_timing
-from dws.probe import Probe, Swarm, wait_for
+from dws.probe import wait_for
 from dws.replay_output import write_report
 from dws.replay_report import MAX_SECONDS, Audit, audit_writes
-from dws.util import StepFailed, docker, require
+from dws.replay_run import Plan, Run, Traffic, http_get, say
+from dws.util import StepFailed, require
 
 BOOT, NGINX, MYSQL = deploy_mod.BOOT, deploy_mod.NGINX, deploy_mod.MYSQL
 DB_NODE = deploy_mod.DB_NODE  # labelled dws.db=true: never the node that gets drained
 # The step the traffic's requests carry after the last step (not in any step's figures).
 AFTER_STEPS = "verify"
-
-
-class Traffic(Protocol):
-    """What the runner and the steps need of a traffic source (dws.probe.Probe)."""
-
-    run_id: str
-    records: list
-    acknowledged: dict[str, tuple[int, str]]
-    unknown: list[str]
-    settled_by_repeat: int
-    settled_after_last_step: int
-
-    @property
-    def started_at(self) -> float: ...
-
-    def start(self) -> None: ...
-
-    def set_step(self, name: str) -> None: ...
-
-    def finish(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def of_step(self, step: str) -> list: ...
-
-    def since(self, started: float) -> list: ...
-
-
-def probe_traffic(lab: lablib.Lab) -> Traffic:
-    """Pages, reads, searches and an idempotent writer through the lab's front."""
-    return Probe(lab.lb_url, deploy_mod.admin_credentials(), run_id=secrets.token_hex(3))
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of a replay: `action(run, row)` does it and fills `row` with figures."""
-
-    name: str
-    action: Callable[[Run, dict], None]
-    # The service whose new tasks the step's swarm-time breakdown follows.
-    timed_service: str = BOOT
-
-
-@dataclass
-class Plan:
-    """A replay: its steps, where its report goes, what follows the audit."""
-
-    steps: Sequence[Step]
-    report: Path
-    timeline: Path
-    traffic: Callable[[lablib.Lab], Traffic] = probe_traffic
-    # Follow the nodes' container events for the steps' swarm-time breakdowns.
-    follow_events: bool = False
-    # name -> check run after the write audit; its figures go into the report under name.
-    after_audit: dict[str, Callable[[Run], dict]] = field(default_factory=dict)
-    clean_up: Callable[[lablib.Lab], None] = deploy_mod.stack_removed
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def say(message: str) -> None:
-    """One progress line (visible with -s)."""
-    print(f"replay: {message}", flush=True)
-
-
-def http_get(url: str, timeout: float = 5) -> requests.Response:
-    """A GET with a closed connection (tests run with warnings as errors)."""
-    with requests.Session() as s:
-        resp = s.get(url, timeout=timeout)
-        resp.close()
-        return resp
-
-
-@dataclass
-class Run:
-    """A replay in progress: the lab, its swarm, the traffic, the steps' figures."""
-
-    lab: lablib.Lab
-    plan: Plan
-    traffic: Traffic
-    events: swarm_timing.EventLog | None = None
-    rows: list[dict] = field(default_factory=list)
-    # name, start, end (monotonic), wall_end of every step.
-    spans: list[dict] = field(default_factory=list)
-    audit: Audit | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def swarm(self) -> Swarm:
-        return Swarm(self.lab)
-
-    def docker(self, *args: str, timeout: float = 300) -> str:
-        """A user's `docker` command against the lab's manager; StepFailed if it fails."""
-        return docker(*args, host=self.lab.manager_host, timeout=timeout, error=StepFailed)
-
-    def start_traffic(self) -> None:
-        """The traffic (and the event log) from now until the end of the run."""
-        if self.events is not None:
-            self.events.start()
-        self.traffic.start()
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[dict]:
-        """Run one step: the yielded dict collects its figures."""
-        self.traffic.set_step(name)
-        row: dict = {"name": name}
-        self.rows.append(row)
-        say(f"--- {name}")
-        started = time.monotonic()
-        self.spans.append({"name": name, "start": started, "end": started})
-        try:
-            yield row
-        finally:
-            row["seconds"] = round(time.monotonic() - started, 1)
-            self.spans[-1]["end"] = time.monotonic()
-            self.spans[-1]["wall_end"] = swarm_timing.wall_clock()
 
 
 def run_plan(lab: lablib.Lab, plan: Plan, remove_stack: bool = True) -> dict:

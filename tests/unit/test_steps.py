@@ -10,7 +10,8 @@ import pytest
 
 from dws import steps as steps_mod
 from dws.probe import Record
-from dws.steps import Plan, Step, StepFailed, check_promises, require, run_plan
+from dws.replay_run import Plan, Step
+from dws.steps import StepFailed, check_promises, require, run_plan
 
 
 class FakeTraffic:
