@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -219,49 +218,3 @@ def _wait_healthy(service: str, timeout: float) -> None:
             raise DbError(f"the update of {service} paused: {info['UpdateStatus'].get('Message')}")
         time.sleep(2)
     raise DbError(f"{service} did not finish its update within {timeout:.0f}s")
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dws db", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
-    for name in ("backup", "restore"):
-        s = sub.add_parser(name)
-        s.add_argument("file", type=Path)
-    sub.add_parser("checksum")
-    r = sub.add_parser("recover")
-    r.add_argument("--timeout", type=float, default=600)
-    c = sub.add_parser("check")
-    c.add_argument("--db-nodes", type=db_nodes_arg, default=os.environ.get("DB_NODES", "1"))
-    for s in sub.choices.values():
-        s.add_argument("--stack", default="dws")
-        s.add_argument("--container", help="the database container (default: a healthy task)")
-    return p
-
-
-def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "check":
-            problem = check_labels(labelled_nodes(), args.db_nodes)
-            if problem:
-                raise DbError(problem)
-            print(f"dws db: {args.db_nodes} database node(s), labels fit")
-            return 0
-        if args.command == "recover":
-            recover(args.stack, args.timeout)
-            print(f"dws db: {args.stack}_mysql restarted from its most advanced node")
-            return 0
-        container = args.container or find_container(args.stack)
-        if args.command == "backup":
-            size = backup(container, args.file)
-            print(f"dws db: {DATABASE} from {container} -> {args.file} ({size} bytes)")
-        elif args.command == "restore":
-            restore(container, args.file)
-            print(f"dws db: {args.file} -> {DATABASE} on {container}")
-        else:
-            for table, value in checksums(container).items():
-                print(f"{table}\t{value}")
-    except DbError as exc:
-        print(f"dws db: {exc}", file=sys.stderr)
-        return 1
-    return 0

@@ -11,13 +11,11 @@ medians and p90s, and how the guesses were answered (401, 429, other).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -137,30 +135,3 @@ def measure(stack: bench.Stack, seconds: float) -> dict:
         entry["guesses"] = {**result, "statuses": statuses(stack.access_log, since, path)}
         report[mode] = entry
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the flood measurement and print its table."""
-    parser = argparse.ArgumentParser(prog="dws flood", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=10, help="sampling time per figure")
-    parser.add_argument("--json", type=Path, metavar="PATH")
-    args = parser.parse_args(argv)
-    with bench.running_stack(bench.Settings(apps=("bootservice",))) as stack:
-        stack.workdir.chmod(0o711)
-        report = measure(stack, args.seconds)
-    print(f"{'while':<12} {'healthz p50':>12} {'p90':>8} {'countries p50':>14} {'p90':>8}  guesses")
-    for mode, entry in report.items():
-        guesses = entry.get("guesses", {})
-        print(
-            f"{mode:<12} {entry['healthz']['median_ms']:>12} {entry['healthz']['p90_ms']:>8} "
-            f"{entry['countries']['median_ms']:>14} {entry['countries']['p90_ms']:>8}  "
-            f"{guesses.get('guesses_per_s', '')} /s {guesses.get('statuses', '')}"
-        )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

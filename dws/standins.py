@@ -21,8 +21,7 @@ in a label), so a second call returns at once. It talks to the engine named by
 DOCKER_HOST, like the docker CLI. It needs root (mmdebstrap) and about 15-40 s
 per image on a cold cache.
 
-`python -m dws.standins [NAME ...]` does the same from a shell and prints
-the tags.
+`dws standins [NAME ...]` does the same from a shell and prints the tags.
 """
 
 from __future__ import annotations
@@ -245,17 +244,3 @@ def _client_kwargs() -> dict:
     # Importing a few hundred MB on a busy 2-core machine can exceed the
     # default 60 s timeout.
     return {**docker.utils.kwargs_from_env(), "timeout": 600, "version": "auto"}
-
-
-def _main(argv: list[str]) -> int:
-    names = tuple(argv) or tuple(STANDINS)
-    for bad in (n for n in names if n not in STANDINS):
-        print(f"standins: unknown stand-in {bad!r}; known: {', '.join(STANDINS)}", file=sys.stderr)
-        return 2
-    for name, tag in ensure_all(names).items():
-        print(f"{name}={tag}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

@@ -8,8 +8,9 @@ import json
 import matplotlib.image
 import pytest
 
-from dws import bench
+from dws import bench, cli
 from dws.bench_chart import chart_figure, chart_path, write_chart
+from dws.commands import bench as bench_command
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # name: (req/s, p50 ms, p99 ms, server CPU ms per request, database round trips per request)
@@ -115,10 +116,10 @@ def test_chart_goes_beside_the_report_never_over_it(tmp_path):
 def test_bench_json_writes_the_chart_beside_it(report, tmp_path, monkeypatch, capsys):
     # The run itself is replaced: this checks only what main() does with a report.
     monkeypatch.setattr(bench, "run", lambda _args, _settings: report)
-    monkeypatch.setattr(bench.shutil, "which", lambda tool: f"/usr/bin/{tool}")
-    monkeypatch.setattr(bench.signal, "signal", lambda *_args: None)
+    monkeypatch.setattr(bench_command.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    monkeypatch.setattr(bench_command.signal, "signal", lambda *_args: None)
     out = tmp_path / "reports" / "bench.json"
-    assert bench.main(["--json", str(out)]) == 0
+    assert cli.main(["bench", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["targets"].keys() == FIGURES.keys()
     chart = tmp_path / "reports" / "bench.png"
     assert chart.read_bytes()[:8] == PNG_MAGIC

@@ -52,7 +52,7 @@ def test_restore_refuses_what_is_not_a_dump_before_touching_a_database(tmp_path)
     assert proc.returncode == 1
     assert (
         proc.stderr.strip()
-        == f"dws db: {junk} is not a dump made by `dws db backup` (mariadb-dump)"
+        == f"dws db: error: {junk} is not a dump made by `dws db backup` (mariadb-dump)"
     )
 
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from dws import check, cli, frontlb, lab, watch
+from dws import check, cli, commands, frontlb, lab, watch
 from dws.util import free_port
 
 
@@ -38,6 +38,10 @@ def dws(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         ["check"],
         ["front-lb"],
         ["bench"],
+        ["flood"],
+        ["db"],
+        ["db", "checksum"],
+        ["standins"],
     ],
 )
 def test_every_subcommand_has_help(args):
@@ -58,14 +62,22 @@ def test_top_level_help_lists_commands_and_exit_statuses():
     "args,message",
     [
         (["nosuch"], "invalid choice: 'nosuch'"),
-        (["lab", "up", "--port", "x"], "invalid int value: 'x'"),
+        (["lab", "up", "--port", "x"], "not a whole number: 'x'"),
+        (["lab", "up", "--port", "99999"], "a port is 1-65535, not '99999'"),
+        (["bench", "--duration", "-1"], "--duration: must be in (0, 86400]: '-1'"),
+        (["bench", "--targets", "nosuch"], "unknown target(s) 'nosuch'"),
+        (["standins", "nosuch"], "invalid choice: 'nosuch'"),
+        (["db", "recover", "--timeout", "0"], "--timeout: must be in (0, 86400]"),
+        (["flood", "--seconds", "-5"], "--seconds: must be in (0, 3600]"),
+        (["front-lb", "10.0.0.1", "--listen", "abc"], "--listen: not PORT, ADDRESS:PORT"),
+        (["front-lb", "10.0.0.1", "--listen", "99999"], "--listen: not PORT, ADDRESS:PORT"),
         (["watch", "--rate", "0"], "must be in (0, 1000]"),
         (["watch", "--interval", "-1"], "must be in (0, 1000]"),
         (["tutorial", "--pauses"], "unrecognized arguments: --pauses"),
         (["front-lb"], "the following arguments are required: ADDRESS"),
         (["front-lb", "10.0.0.1;", "cloud02"], "not a host name or IP address: '10.0.0.1;'"),
         (["front-lb", "cloud02:99999"], "not a port in 'cloud02:99999'"),
-        (["front-lb", "--listen", "80; evil", "cloud02"], "--listen: not an address or port"),
+        (["front-lb", "--listen", "80; evil", "cloud02"], "--listen: not PORT, ADDRESS:PORT"),
         (["front-lb", "--state-dir", "rel", "cloud02"], "--state-dir must be an absolute path"),
         (["check", "--registry-address", "tcr"], "--registry-address wants NAME=HOST:PORT"),
     ],
@@ -196,7 +208,7 @@ def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
     def interrupted(_args):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(cli.COMMANDS, "tutorial", interrupted)
+    monkeypatch.setattr(commands.tutorial, "run", interrupted)
     assert cli.main(["tutorial"]) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
@@ -224,3 +236,14 @@ def test_every_error_status_is_documented():
     statuses = [c.status for c in classes]
     assert len(set(statuses)) == len(statuses), statuses
     assert set(statuses) <= set(cli.EXIT_STATUSES)
+
+
+def test_bench_help_names_itself():
+    assert dws("bench", "--help").stdout.startswith("usage: dws bench ")
+
+
+def test_db_without_an_engine_is_one_line_and_status_3():
+    done = dws("db", "checksum", env={"DOCKER_HOST": "tcp://127.0.0.1:1"})
+    assert done.returncode == 3, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dws db: error: "), done.stderr
