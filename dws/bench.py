@@ -55,7 +55,7 @@ import requests
 import yaml
 
 from dws.harness import Gunicorn, MariaDB, Nginx
-from dws.util import DEMO_USER, RECIPES, REPO, free_port, wait_until
+from dws.util import DEMO_USER, RECIPES, REPO, DwsError, free_port, wait_until
 
 BENCH = RECIPES / "bench"
 NGINX_SRC = REPO / "services" / "nginx"
@@ -412,7 +412,8 @@ class Stack:
 
     def db_counters(self) -> dict[str, int]:
         """MariaDB's DB_COUNTERS now (the query itself adds one statement)."""
-        assert self.mariadb is not None
+        if self.mariadb is None:
+            raise DwsError("the benchmark's MariaDB is not running")
         names = ", ".join(f"'{name}'" for name in DB_COUNTERS)
         rows = self.mariadb.query(f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})")
         return {name: int(value) for name, value in rows}

@@ -25,7 +25,7 @@ import requests
 from dws import deploy as deploy_mod
 from dws import lab as lablib
 from dws.probe import REPORT
-from dws.replay_run import Step
+from dws.replay_run import Plan, Run, Step
 from dws.steps import (
     BOOT,
     DB_NODE,
@@ -33,8 +33,6 @@ from dws.steps import (
     NGINX,
     Drain,
     NodeCrash,
-    Plan,
-    Run,
     fresh_deploy,
     http_get,
     mark_command,

@@ -41,15 +41,13 @@ import time
 from dws import deploy as deploy_mod
 from dws import lab as lablib
 from dws.probe import REPORT
-from dws.replay_run import Step
+from dws.replay_run import Plan, Run, Step
 from dws.steps import (
     BOOT,
     MYSQL,
     NGINX,
     Drain,
     NodeCrash,
-    Plan,
-    Run,
     fresh_deploy,
     http_get,
     nodes_answer,
