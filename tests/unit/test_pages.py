@@ -156,3 +156,34 @@ def test_delete_missing_country_is_html_404(logged_in):
     resp = logged_in.post("/countries/999999/delete", data={"csrf_token": csrf_of(html)})
     assert resp.status_code == 404 and resp.mimetype == "text/html"
     assert "no country with id 999999" in resp.get_data(as_text=True)
+
+
+def test_a_country_address_shows_a_visitor_the_list_of_just_it(client):
+    anonymous = client.get("/countries/7")
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"] == (
+        "/countries?countryname=Antigua+and+Barbuda&countrycode=AG"
+    )
+    assert names(client.get(anonymous.headers["Location"]).get_data(as_text=True)) == [
+        "Antigua and Barbuda"
+    ]
+    missing = client.get("/countries/99999")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+    assert "未找到" in missing.get_data(as_text=True)
+
+
+def test_a_country_address_opens_the_edit_form_when_logged_in(logged_in):
+    editor = logged_in.get("/countries/7")
+    assert editor.status_code == 302 and editor.headers["Location"] == "/countries/7/edit"
+    missing = logged_in.get("/countries/99999")
+    assert missing.status_code == 404 and "未找到" in missing.get_data(as_text=True)
+
+
+def test_a_page_address_405_is_the_bilingual_page(client):
+    resp = client.delete("/countries/7")
+    assert resp.status_code == 405 and resp.mimetype == "text/html"
+    assert "不允许的方法" in resp.get_data(as_text=True)
+    assert "此地址不接受 DELETE 请求" in resp.get_data(as_text=True)
+    assert "GET" in resp.headers["Allow"]
+    api = client.delete("/api/v1/openapi.json")
+    assert api.status_code == 405 and api.get_json()["error"] == "method not allowed"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import bootservice
 from bootservice import create_app
 from bootservice.config import load_config
 from bootservice.paging import page_info
@@ -89,3 +92,59 @@ def test_writes_seen_at_once_by_another_process(app_env):
     finally:
         first.extensions["db_engine"].dispose()
         second.extensions["db_engine"].dispose()
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """Each bootservice module and the bootservice modules it imports,
+    wherever in the file (function bodies and TYPE_CHECKING blocks too)."""
+    package = Path(bootservice.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        name = path.stem
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                if node.module:
+                    found.add(node.module.split(".")[0])
+                else:
+                    found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                if parts[0] == "bootservice" and len(parts) > 1:
+                    found.add(parts[1])
+        graph[name] = {m for m in found if (package / f"{m}.py").exists() and m != name}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of `graph`, as the modules along it, or None."""
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> list[str] | None:
+        if name in path:
+            return path[path.index(name) :] + [name]
+        if name in done:
+            return None
+        for target in sorted(graph.get(name, ())):
+            found = visit(target, [*path, name])
+            if found:
+                return found
+        done.add(name)
+        return None
+
+    for start in sorted(graph):
+        found = visit(start, [])
+        if found:
+            return found
+    return None
+
+
+def test_no_import_cycle_among_bootservice_modules():
+    graph = _package_imports()
+    assert {"db", "engine", "cache", "versions", "resources", "writes"} <= set(graph)
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
+
+
+def test_the_cycle_finder_finds_one():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None

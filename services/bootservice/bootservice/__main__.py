@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         app = create_app(config)
+    except ConfigError as exc:
+        print(f"bootservice: configuration error: {exc}", file=sys.stderr)
+        return 2
     except FileNotFoundError as exc:
         print(f"bootservice: cannot load the seed data: {exc}", file=sys.stderr)
         return 2

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from sqlalchemy import select
 
-from . import db, idempotency
+from . import db, idempotency, writes
 from .apierror import ApiError
 from .auth import end_user_sessions, is_admin, require_basic_auth
 from .models import User
@@ -84,8 +84,8 @@ def _register(res: Resource) -> None:
         if res is USERS:
             _authorize_user_write(caller, None, values)
         sess = db.session()
-        res.conflicts(sess, values, None)
-        row = res.save(sess, None, values, commit=False)
+        writes.check_conflicts(res, sess, values, None)
+        row = writes.save(res, sess, None, values, commit=False)
         resp = jsonify(res.to_json(row, full=res is USERS))
         resp.status_code = 201
         resp.headers["Location"] = url_for(f"api.{res.name}_item", raw_id=row.id)
@@ -110,8 +110,8 @@ def _register(res: Resource) -> None:
                 or values.get("usertype", row.usertype) != row.usertype
             ):
                 end_user_sessions(row.id)
-        res.conflicts(sess, values, row.id)
-        res.save(sess, row, values)
+        writes.check_conflicts(res, sess, values, row.id)
+        writes.save(res, sess, row, values)
         return jsonify(res.to_json(row, full=res is USERS))
 
     def remove(raw_id: str) -> Any:
@@ -124,7 +124,7 @@ def _register(res: Resource) -> None:
                 raise _forbidden("only an administrator may delete users")
             _guard_last_admin(row, stays_admin=False)
             end_user_sessions(row.id)
-        if not res.delete(db.session(), found):
+        if not writes.delete_row(res, db.session(), found):
             raise not_found(res, found)
         return Response(status=204)
 

@@ -4,8 +4,8 @@ the database's write counter, and a lease that spares most of the checks.
 `GET /api/v1/countries/<id>`, the unfiltered country list and the anonymous
 `/countries` page read a table of a couple of hundred rows on nearly every
 request. Each worker keeps all of it, with the table's write counter
-(`table_version`) at the time it was loaded. Every write through the service
-raises that counter in the same transaction.
+(`table_version`, versions.py) at the time it was loaded. Every write
+through the service raises that counter in the same transaction.
 
 The promise is read-your-writes across workers and replicas: once a write
 has been answered with 2xx, every following read on any worker of any
@@ -30,7 +30,7 @@ MAX_ROWS is not cached. Which tables are copied is each `Resource`'s
 `cached` flag (only countries).
 
 The counter and the copies are read on connections of their own in
-autocommit mode (see `db.make_read_engine`): a check is then one round trip
+autocommit mode (see `engine.make_read_engine`): a check is then one round trip
 to the database, where a session's would be four (the pool's ping, the
 query, and two rollbacks), and the request that finds its copy valid never
 opens a session at all.
@@ -44,11 +44,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
-from .models import TableVersion
+from .versions import table_version
 
 if TYPE_CHECKING:
     from .resources import Resource
@@ -58,36 +57,8 @@ MAX_ROWS = 5000
 # server" (worth one more try) rather than "no answer" (a timeout).
 STALE_FAILS_WITHIN = 1.0
 MAX_PAGES = 1024
-# Set in a session's `info` by a write to a cached table: its answer is held
-# for the lease after the commit.
-HOLD_ANSWER = "dws_hold_answer"
-# Plain SQL: built once, and its cache key is the string (a select() costs
-# more Python per execution than the round trip it makes).
-VERSION_SQL = text("SELECT version FROM table_version WHERE name = :name")
 
 T = TypeVar("T")
-
-
-def table_version(conn: Connection | Session, table: str) -> int:
-    """The write counter of `table` as committed now."""
-    return conn.scalar(VERSION_SQL, {"name": table}) or 0
-
-
-def bump_version(session: Session, table: str, cached: bool = False) -> None:
-    """Raise `table`'s counter inside the caller's transaction (before its commit).
-
-    `cached`: the table has copies in the read cache, so the request's answer
-    must wait for the lease after the commit (see HOLD_ANSWER).
-    """
-    if cached:
-        session.info[HOLD_ANSWER] = True
-    done = session.execute(
-        update(TableVersion)
-        .where(TableVersion.name == table)
-        .values(version=TableVersion.version + 1)
-    )
-    if done.rowcount == 0:  # type: ignore[attr-defined]
-        session.add(TableVersion(name=table, version=1))
 
 
 @dataclass(frozen=True, eq=False)

@@ -113,6 +113,30 @@ def default_sqlite_path() -> Path:
     return Path.cwd() / "instance" / "citydb.sqlite3"
 
 
+def check_sqlite_path(path: Path) -> Path:
+    """`path` if SQLite can keep its database there, else ConfigError naming it.
+
+    An explicit SQLITE_PATH must be in a folder that exists: a mistyped
+    path should stop the start, not grow a new tree holding a new, freshly
+    seeded database. (Only the default `instance/` folder is created.)
+    """
+    folder = path.parent
+    if path.is_dir():
+        problem = f"{path} is a folder, not a database file"
+    elif not folder.exists():
+        problem = f"folder {folder} does not exist"
+    elif not folder.is_dir():
+        problem = f"{folder} is not a folder"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        # SQLite writes its journal beside the file.
+        problem = f"folder {folder} is not writable"
+    elif path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        problem = f"{path} is not writable"
+    else:
+        return path
+    raise ConfigError(f"SQLITE_PATH: {problem}")
+
+
 def _database_url(env: Mapping[str, str]) -> URL:
     raw = env.get("DATABASE_URL")
     if raw:
@@ -134,7 +158,8 @@ def _database_url(env: Mapping[str, str]) -> URL:
 
     host = env.get("DB_HOST")
     if not host:
-        path = Path(env.get("SQLITE_PATH") or default_sqlite_path())
+        raw = env.get("SQLITE_PATH")
+        path = check_sqlite_path(Path(raw)) if raw else default_sqlite_path()
         return URL.create("sqlite+pysqlite", database=str(path))
 
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,253}", host):

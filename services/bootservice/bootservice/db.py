@@ -1,99 +1,26 @@
-"""The engine, the per-request session, and the embedded SQLite default.
+"""The app's database: its engines and read cache attached at start, the
+per-request session, and the answers held for the read cache's lease.
 
-The engine is built so that a database that is down or slow costs a request
-a few seconds at most, never a hang, and so that the service recovers by
-itself when the database comes back: connect and read timeouts, a bounded
-wait for a pooled connection, and a pre-ping that drops dead connections.
+How the engines are built is engine.py; the embedded SQLite default's
+schema and seed, embedded.py.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 import weakref
-from pathlib import Path
 
 from flask import Flask, Response, current_app, g, has_request_context
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .cache import HOLD_ANSWER, ReadCache
+from .cache import ReadCache
 from .config import Config
-from .models import Country
-from .seed import load_seed
-
-
-def make_engine(config: Config) -> Engine:
-    """Create the engine for `config.database_url` with bounded waits."""
-    url = config.database_url
-    if config.embedded:
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        return create_engine(url, connect_args={"timeout": config.db_read_timeout})
-    return create_engine(url, pool_pre_ping=True, **_server_pool(config))
-
-
-def _server_pool(config: Config) -> dict:
-    """Pool size and bounded waits of every engine on a server database."""
-    return {
-        "pool_size": config.db_pool_size,
-        "max_overflow": config.db_max_overflow,
-        "pool_timeout": config.db_pool_timeout,
-        # MySQL closes idle connections after wait_timeout; recycle earlier.
-        "pool_recycle": 1800,
-        "connect_args": {
-            "connect_timeout": config.db_connect_timeout,
-            "read_timeout": config.db_read_timeout,
-            "write_timeout": config.db_read_timeout,
-        },
-    }
-
-
-def make_read_engine(config: Config, engine: Engine) -> Engine:
-    """The engine the read cache uses for table counters and copies.
-
-    On a server database: its own pool of connections in autocommit mode,
-    without a ping before each use. A cached read is then one statement and
-    one round trip; through `engine` it is four (ping, query, the session's
-    rollback and the pool's), each a wait for the database and, on a busy
-    machine, for the CPU again. Autocommit needs no rollback, and every
-    statement sees the newest committed counter. A dead connection is
-    retried once on a fresh one by the cache (its reads are safe to repeat).
-    The embedded SQLite reads through `engine`: no network to save.
-    """
-    if config.embedded:
-        return engine
-    return create_engine(
-        config.database_url,
-        isolation_level="AUTOCOMMIT",
-        skip_autocommit_rollback=True,
-        **_server_pool(config),
-    )
-
-
-def ensure_embedded_schema(engine: Engine) -> bool:
-    """Bring the SQLite schema to the newest revision and load the seed rows once.
-
-    Returns True when it loaded the seed (a new database file). Several
-    processes (gunicorn workers) may start at once on a new file: a lock
-    file makes one of them create and seed it while the others wait.
-    """
-    database = engine.url.database
-    lock_path = f"{database}.lock" if database and database != ":memory:" else None
-    with open(lock_path or os.devnull, "w") as lock:
-        if lock_path:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        # Imported here: the migrations import the models, not the app.
-        from .migrate import upgrade
-
-        upgrade(engine)
-        with engine.begin() as conn:
-            if conn.execute(select(func.count()).select_from(Country.__table__)).scalar_one():
-                return False
-            load_seed(conn)
-    return True
+from .embedded import ensure_embedded_schema
+from .engine import make_engine, make_read_engine
+from .versions import HOLD_ANSWER
 
 
 def _forget_pool_after_fork(engine: Engine) -> None:

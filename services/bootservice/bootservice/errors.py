@@ -49,9 +49,20 @@ TITLES_ZH = {
 }
 
 
-def error_response(status: int, error: str, detail: Any = None) -> Response:
-    """Render one error as JSON or as the error page, with its status."""
-    html = wants_html()
+# The addresses of the pages and the login (pages.py, auth.py); the API,
+# the legacy JSON paths and the probes keep their JSON errors.
+PAGE_PATHS = ("/countries", "/login", "/logout")
+METHOD_NOT_ALLOWED_ZH_EN = (
+    "此地址不接受 {method} 请求 (this address does not accept the method {method})"
+)
+
+
+def error_response(
+    status: int, error: str, detail: Any = None, html: bool | None = None
+) -> Response:
+    """Render one error as JSON or as the error page (`html`; default: as
+    `wants_html` says), with its status."""
+    html = wants_html() if html is None else html
     if html:
         body = render_template(
             "error.html",
@@ -97,7 +108,13 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        resp = error_response(exc.code or 500, exc.name.lower(), exc.description)
+        detail, html = exc.description, None
+        if exc.code == 405 and request.path.startswith(PAGE_PATHS):
+            # A method a page's address has no view for: the answer is a
+            # page, and werkzeug's own sentence is English only.
+            detail = METHOD_NOT_ALLOWED_ZH_EN.format(method=request.method)
+            html = True
+        resp = error_response(exc.code or 500, exc.name.lower(), detail, html)
         if exc.code == 405 and exc.valid_methods:
             resp.headers["Allow"] = ", ".join(exc.valid_methods)
         return resp

@@ -1,7 +1,8 @@
-"""Production gunicorn settings: `gunicorn --config python:bootservice.gunicorn_conf`.
+"""Production gunicorn settings: `gunicorn --config python:bootservice.gunicorn_conf`,
+started by `python -m bootservice.serve` (serve.py says why).
 
-The image runs exactly that command. Settings come from the environment
-(PORT, WEB_CONCURRENCY, GUNICORN_THREADS, GRACEFUL_TIMEOUT); the service's
+Settings come from the environment (PORT, WEB_CONCURRENCY, GUNICORN_THREADS,
+GRACEFUL_TIMEOUT, SHUTDOWN_DELAY, LOG_LEVEL: serve.py); the service's
 own configuration is validated here, in the master, so that a bad variable
 stops the start with one clear line instead of failing every worker.
 """
@@ -12,27 +13,26 @@ import os
 import sys
 import time
 
-from bootservice.config import GENERATED_KEY_WARNING, ConfigError, env_int, load_config
+from bootservice.config import GENERATED_KEY_WARNING, ConfigError, load_config
+from bootservice.engine import sqlite_folder
+from bootservice.serve import server_settings
 
 
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _env_int(name: str, default: int, low: int = 0, high: int = 65535) -> int:
-    try:
-        return env_int(os.environ, name, default, low, high)
-    except ConfigError as exc:
-        sys.exit(f"bootservice: configuration error: {exc}")
+def _stop(exc: ConfigError) -> None:
+    """One line naming the variable, then out: gunicorn would print a
+    traceback for an exception raised here, but lets SystemExit through."""
+    print(f"bootservice: configuration error: {exc}", file=sys.stderr)
+    sys.exit(2)
 
 
 try:
+    _server = server_settings(os.environ)
     _config = load_config()
+    # The master loads the application (preload_app): a folder that cannot
+    # be made would otherwise stop it with the traceback of create_app().
+    sqlite_folder(_config)
 except ConfigError as exc:
-    sys.exit(f"bootservice: configuration error: {exc}")
+    _stop(exc)
 
 if _config.secret_key_generated:
     # The key the configuration generated, handed to every worker: a login
@@ -41,9 +41,9 @@ if _config.secret_key_generated:
     print(f"bootservice: warning: {GENERATED_KEY_WARNING}", file=sys.stderr)
 
 wsgi_app = "bootservice:create_app()"
-bind = [f"0.0.0.0:{_env_int('PORT', 8888, 1)}"]
-workers = _env_int("WEB_CONCURRENCY", min(2 * _cpus() + 1, 8), 1, 64)
-threads = _env_int("GUNICORN_THREADS", 1, 1, 64)
+bind = [f"0.0.0.0:{_server.port}"]
+workers = _server.workers
+threads = _server.threads
 # Slow clients are nginx's job (it buffers), so plain sync workers suffice.
 worker_class = "gthread" if threads > 1 else "sync"
 # The master loads the application once and forks ready workers: a new
@@ -53,7 +53,7 @@ preload_app = True
 timeout = 30
 # On SIGTERM gunicorn stops accepting and lets in-flight requests finish for
 # this long; the stack's stop_grace_period is longer.
-graceful_timeout = _env_int("GRACEFUL_TIMEOUT", 25, 0, 3600)
+graceful_timeout = _server.graceful_timeout
 keepalive = 5
 # The heartbeat file lives in memory: works with a read-only root filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -62,7 +62,7 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Swarm drops a stopping task from its DNS before signalling it, but nginx may
 # still hold the address for its resolver validity (1 s); serving through that
 # window means no request is sent to a socket that is about to close.
-shutdown_delay = _env_int("SHUTDOWN_DELAY", 0, 0, 600)
+shutdown_delay = _server.shutdown_delay
 
 
 def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's Arbiter
@@ -124,7 +124,7 @@ limit_request_field_size = 8190
 
 accesslog = "-"
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info")
+loglevel = _server.log_level
 # One line per request: client, method, path, status, bytes, duration,
 # which instance served it (the X-Served-By header the app sets) and the
 # X-Request-ID nginx passes (`-` without one), to join the proxies' logs.

@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .db import make_engine
+    from .engine import make_engine
 
     engine = make_engine(config)
     try:

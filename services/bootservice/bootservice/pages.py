@@ -10,10 +10,10 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from . import db
+from . import db, writes
 from .apierror import ApiError
-from .auth import csrf_on_post, login_required
-from .reads import get_row, list_json, not_found, path_id, snapshot
+from .auth import csrf_on_post, login_required, page_user
+from .reads import get_row, list_json, not_found, path_id, read_json, snapshot
 from .resources import COUNTRIES
 
 bp = Blueprint("pages", __name__)
@@ -91,7 +91,7 @@ def _save(row: Any) -> Any:
     except ApiError as exc:
         return _render_form(row.id if row is not None else None, values, exc)
     verb = "已添加 (added)" if row is None else "已保存 (saved)"
-    row = COUNTRIES.save(db.session(), row, clean)
+    row = writes.save(COUNTRIES, db.session(), row, clean)
     flash(f"{verb}: {row.countryname} [{row.countrycode}], id {row.id}", "success")
     return redirect(url_for("pages.countries", countryname=row.countryname))
 
@@ -101,6 +101,25 @@ def _save(row: Any) -> Any:
 def create_country() -> Any:
     """Create a country from the form."""
     return _save(None)
+
+
+@bp.get("/countries/<raw_id>")
+def show_country(raw_id: str) -> Any:
+    """A country's own URL, as a visitor would guess it: its edit form for
+    someone logged in (who may change it), else the list showing just it.
+    An unknown id is the pages' 404."""
+    row_id = path_id(COUNTRIES, raw_id)
+    if page_user() is not None:
+        get_row(COUNTRIES, row_id)
+        return redirect(url_for("pages.edit_country", raw_id=row_id))
+    found = read_json(COUNTRIES, row_id)
+    return redirect(
+        url_for(
+            "pages.countries",
+            countryname=found["countryname"],
+            countrycode=found["countrycode"],
+        )
+    )
 
 
 @bp.get("/countries/<raw_id>/edit")
@@ -124,7 +143,7 @@ def delete_country(raw_id: str) -> Any:
     """Delete a country, then back to the list."""
     row_id = path_id(COUNTRIES, raw_id)
     name = get_row(COUNTRIES, row_id).countryname
-    if not COUNTRIES.delete(db.session(), row_id):
+    if not writes.delete_row(COUNTRIES, db.session(), row_id):
         raise not_found(COUNTRIES, row_id)
     flash(f"已删除 (deleted): {name}", "success")
     return redirect(url_for("pages.countries"))

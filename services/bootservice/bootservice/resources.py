@@ -1,8 +1,8 @@
-"""What the API exposes of each table: its fields, filters and write rules.
+"""What the API exposes of each table: its fields, filters and validation.
 
 One description per resource drives the JSON API, the legacy read paths and
 the OpenAPI document, so the three cannot drift apart. Column lengths come
-from the models.
+from the models. The writes themselves are in writes.py.
 """
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
 
 from . import passwords
 from .apierror import ApiError
-from .cache import bump_version
 from .models import Base, City, Country, User
 from .validation import INT32_MAX, clean_int, clean_text, query_text
 
@@ -70,53 +68,6 @@ class Resource:
             if not f.write_only and (full or not f.private):
                 out[f.name] = getattr(row, f.name)
         return out
-
-    def conflicts(self, session: Session, values: dict[str, Any], row_id: int | None) -> None:
-        """Raise 409 when a unique field's value belongs to another row.
-
-        Checked before the write for a clear message; the unique index still
-        guards against a race (its IntegrityError becomes 409 as well).
-        """
-        for name in self.unique:
-            if values.get(name) is None:
-                continue
-            column = getattr(self.model, name)
-            found = session.scalar(select(self.model.id).where(column == values[name]))
-            if found is not None and found != row_id:
-                raise ApiError(409, "conflict", {name: f"{values[name]!r} is already taken"})
-
-    def save(
-        self, session: Session, row: Base | None, values: dict[str, Any], commit: bool = True
-    ) -> Base:
-        """Insert a new row (`row` None) or update `row` with validated values.
-
-        With `commit` False the change is only flushed (the row has its id),
-        for a caller that commits more in the same transaction.
-        """
-        if row is None:
-            row = self.model(**values)
-            session.add(row)
-        else:
-            for name, value in values.items():
-                setattr(row, name, value)
-        bump_version(session, self.model.__tablename__, self.cached)
-        if commit:
-            session.commit()
-        else:
-            session.flush()
-        return row
-
-    def delete(self, session: Session, row_id: int) -> bool:
-        """Delete the row and commit; False when no row had this id (another
-        request deleted it first)."""
-        table = self.model.__table__
-        done = session.execute(delete(table).where(table.c.id == row_id))
-        if done.rowcount == 0:  # type: ignore[attr-defined]
-            session.rollback()
-            return False
-        bump_version(session, self.model.__tablename__, self.cached)
-        session.commit()
-        return True
 
     def _clean(self, f: Field, raw: Any) -> Any:
         if f.kind == "integer":
