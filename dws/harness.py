@@ -228,8 +228,7 @@ class Gunicorn:
 
     def command(self) -> list[str]:
         """The production command, as the image runs it."""
-        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        return [gunicorn, "--config", "python:bootservice.gunicorn_conf"]
+        return [sys.executable, "-m", "bootservice.serve"]
 
     def environment(self) -> dict[str, str]:
         """This process's environment less its DB_* settings, plus ours."""

@@ -84,7 +84,7 @@ def test_versions_share_every_layer_but_differ_in_app_version(api, pulled):
 def test_bootservice_image_config(api, pulled):
     info = api.inspect_image(pulled.image("boot1"))
     cfg = info["Config"]
-    assert cfg["Cmd"] == ["gunicorn", "--config", "python:bootservice.gunicorn_conf"]
+    assert cfg["Cmd"] == ["python", "-m", "bootservice.serve"]
     assert cfg["User"] and cfg["User"].split(":")[0] not in ("", "0", "root")
     assert cfg["Healthcheck"]["Test"] == [
         "CMD",

@@ -169,12 +169,10 @@ def test_shutdown_delay_keeps_serving_after_sigterm(own_db, tmp_path):
 def test_production_command_refuses_bad_configuration(tmp_path):
     import subprocess
     import sys
-    from pathlib import Path
 
-    gunicorn = Path(sys.executable).with_name("gunicorn")
     env = {"PATH": "/usr/bin:/bin", "DB_HOST": "mysql", "DB_USER": "dws", "DB_PORT": "abc"}
     result = subprocess.run(
-        [str(gunicorn), "--config", "python:bootservice.gunicorn_conf"],
+        [sys.executable, "-m", "bootservice.serve"],
         env=env,
         capture_output=True,
         text=True,
