@@ -91,6 +91,8 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     def _check_query() -> None:
         check_query_encoding(request)
 
+    app.after_request(auth.mark_private)
+
     @app.after_request
     def _identify(resp: Response) -> Response:
         # Shows which version and which replica answered: the tutorial's way
@@ -108,6 +110,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
             "page_title": app.config["PAGE_TITLE"],
             "csrf_token": auth.csrf_token,
             "current_user": auth.page_user,
+            "login_next": auth.return_address,
         }
 
     if config.secret_key_generated and not config.embedded:

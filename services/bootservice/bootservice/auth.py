@@ -22,7 +22,7 @@ import threading
 import time
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from flask import (
     Blueprint,
@@ -239,7 +239,7 @@ def login_required(view: Any) -> Any:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if page_user() is None:
             flash("请先登录 (please log in first)", "error")
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            return redirect(url_for("auth.login", next=return_address()))
         return view(*args, **kwargs)
 
     return wrapped
@@ -247,11 +247,39 @@ def login_required(view: Any) -> Any:
 
 def _safe_next(target: str | None) -> str:
     # Only local paths: an open redirect would let a link send users away.
-    if target and target.startswith("/") and not target.startswith("//"):
+    # The login form itself is no place to return to: its own `next` is.
+    for _ in range(4):
+        if not target or not target.startswith("/") or target.startswith("//"):
+            break
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and "\\" not in target:
+        if parts.scheme or parts.netloc or "\\" in target:
+            break
+        if parts.path != url_for("auth.login"):
             return target
+        target = (parse_qs(parts.query).get("next") or [None])[0]
     return url_for("pages.countries")
+
+
+def return_address() -> str:
+    """Where a login started from this request should lead back to: this page,
+    or on the login form the page that sent the visitor there."""
+    if request.endpoint == "auth.login":
+        return _safe_next(request.values.get("next"))
+    return request.full_path.rstrip("?")
+
+
+def mark_private(resp: Response) -> Response:
+    """After-request hook: an answer made for one user, or one that sets the
+    session cookie, is kept by no cache and shown to nobody else."""
+    personal = (
+        g.get("page_user") is not None
+        or g.get("g_basic_user") is not None
+        or request.authorization is not None
+        or session.modified
+    )
+    if personal:
+        resp.headers["Cache-Control"] = "private, no-store"
+    return resp
 
 
 def csrf_on_post() -> None:
