@@ -144,7 +144,63 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _csv(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
+    parts = [part.strip() for part in value.split(",")]
+    if not any(parts):
+        raise argparse.ArgumentTypeError("needs at least one item")
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"{value!r} has an empty item")
+    if len(set(parts)) != len(parts):
+        raise argparse.ArgumentTypeError(f"{value!r} names an item twice")
+    return parts
+
+
+def _image_names(value: str) -> list[str]:
+    names = _csv(value)
+    unknown = [n for n in names if n not in IMAGES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown image name {', '.join(map(repr, unknown))}; known: {', '.join(IMAGES)}"
+        )
+    return [n for n in IMAGES if n in names]  # build order: mysql, nginx, bootservice
+
+
+def _versions(value: str) -> list[str]:
+    versions = _csv(value)
+    for v in versions:
+        if not re.fullmatch(r"\d+(\.\d+){0,2}", v):
+            raise argparse.ArgumentTypeError(f"{v!r} is not a version like 1.0 or 2.0.1")
+    return versions
+
+
+_HOST_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+
+
+def _registry(value: str) -> str:
+    host, sep, port = value.partition(":")
+    if not re.fullmatch(rf"{_HOST_LABEL}(\.{_HOST_LABEL})*", host) or (sep and not port.isdigit()):
+        raise argparse.ArgumentTypeError(f"{value!r} is not HOST or HOST:PORT")
+    if sep and not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r}: the port must be 1 to 65535")
+    return value
+
+
+def _namespace(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*", value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} must be lowercase letters and digits, parts joined by . _ - or /"
+        )
+    return value
+
+
+def _base_image(item: str) -> tuple[str, str]:
+    name, sep, image = item.partition("=")
+    if not sep or not image:
+        raise argparse.ArgumentTypeError(f"expected NAME=IMAGE, got {item!r}")
+    if name not in BASES:
+        raise argparse.ArgumentTypeError(f"unknown base {name!r}; known: {', '.join(BASES)}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*", image):
+        raise argparse.ArgumentTypeError(f"{image!r} is not an image reference")
+    return name, image
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -162,25 +218,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument(
         "--registry",
+        type=_registry,
         default="tcr:5000",
         metavar="HOST[:PORT]",
         help="registry part of the tags, and where --push sends them (default: tcr:5000)",
     )
     p.add_argument(
         "--namespace",
+        type=_namespace,
         default="myhub",
         help="path between registry and image name (default: myhub)",
     )
     p.add_argument(
         "--only",
-        type=_csv,
+        type=_image_names,
         default=list(IMAGES),
         metavar="NAME,...",
         help=f"build only these images, of: {', '.join(IMAGES)} (default: all)",
     )
     p.add_argument(
         "--versions",
-        type=_csv,
+        type=_versions,
         default=["1.0", "2.0"],
         metavar="V,...",
         help="bootservice versions to build, each tagged <V>-dws with APP_VERSION=V "
@@ -188,6 +246,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument(
         "--base-image",
+        type=_base_image,
         action="append",
         default=[],
         metavar="NAME=IMAGE",
@@ -196,36 +255,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "repeat for each. It must be in the engine or pullable by it",
     )
     args = p.parse_args(argv)
-
-    unknown = [n for n in args.only if n not in IMAGES]
-    if unknown or not args.only:
-        p.error(
-            f"unknown image name {', '.join(unknown) or '(none)'!s} in --only; "
-            f"known: {', '.join(IMAGES)}"
-        )
-    if not args.versions:
-        p.error("--versions is empty")
-    for v in args.versions:
-        if not re.fullmatch(r"\d+(\.\d+){0,2}", v):
-            p.error(f"--versions: {v!r} is not a version like 1.0 or 2.0.1")
-    if not re.fullmatch(r"[A-Za-z0-9.-]+(:\d{1,5})?", args.registry):
-        p.error(f"--registry: {args.registry!r} is not HOST or HOST:PORT")
-    if not re.fullmatch(
-        r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*", args.namespace
-    ):
-        p.error(f"--namespace: {args.namespace!r} must be lowercase letters, digits, . _ - /")
-    bases: dict[str, str] = {}
-    for item in args.base_image:
-        name, sep, image = item.partition("=")
-        if not sep or not image:
-            p.error(f"--base-image: expected NAME=IMAGE, got {item!r}")
-        if name not in BASES:
-            p.error(f"--base-image: unknown base {name!r}; known: {', '.join(BASES)}")
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*", image):
-            p.error(f"--base-image: {image!r} is not an image reference")
-        bases[name] = image
-    args.bases = bases
-    args.only = [n for n in IMAGES if n in args.only]  # build order: mysql, nginx, bootservice
+    args.bases = dict(args.base_image)
+    if len(args.bases) != len(args.base_image):
+        p.error("--base-image: a base is named twice")
     return args
 
 

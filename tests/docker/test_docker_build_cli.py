@@ -46,27 +46,6 @@ def test_help_documents_every_option_and_exit_status():
         assert re.search(rf"^  {code}  \w", proc.stdout, re.M), f"exit status {code} undocumented"
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--only", "redis"], "unknown image name redis in --only"),
-        (["--only", "nginx,foo"], "unknown image name foo"),
-        (["--base-image", "python"], "expected NAME=IMAGE"),
-        (["--base-image", "ruby=ruby:3"], "unknown base 'ruby'"),
-        (["--versions", "1.0,latest"], "'latest' is not a version"),
-        (["--registry", "tcr:5000/x"], "is not HOST or HOST:PORT"),
-        (["--namespace", "My Hub"], "--namespace"),
-        (["--bogus"], "unrecognized arguments: --bogus"),
-    ],
-)
-def test_bad_arguments_fail_with_one_line_and_status_2(args, message):
-    proc = run_build(*args)
-    assert proc.returncode == 2
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert last_line(proc).startswith("build.py: error: ")
-    assert message in last_line(proc)
-
-
 def test_engine_not_reachable_is_status_3():
     proc = run_build("--only", "nginx", env={"DOCKER_HOST": "unix:///nonexistent"})
     assert proc.returncode == 3, proc.stderr

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import build
+from helpers import REPO
 
 HASH = "--hash=sha256:" + "a" * 64
 
@@ -130,3 +133,49 @@ def test_parse_args_defaults_and_base_images():
     assert (args.push, args.registry, args.namespace) == (True, "tcr:5000", "myhub")
     assert args.only == ["mysql", "nginx", "bootservice"]
     assert args.bases == {"python": "dws-standin/python:bookworm"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--only", "redis"], "argument --only: unknown image name 'redis'"),
+        (["--only", "nginx,foo"], "unknown image name 'foo'"),
+        (["--only", "nginx,nginx"], "names an item twice"),
+        (["--only", ""], "argument --only: needs at least one item"),
+        (["--base-image", "python"], "expected NAME=IMAGE"),
+        (["--base-image", "ruby=ruby:3"], "unknown base 'ruby'"),
+        (["--base-image", "python=a:1", "--base-image", "python=b:1"], "named twice"),
+        (["--versions", "1.0,latest"], "'latest' is not a version"),
+        (["--versions", "1.0,,2.0"], "'1.0,,2.0' has an empty item"),
+        (["--versions", "1.0,1.0"], "names an item twice"),
+        (["--registry", "tcr:5000/x"], "is not HOST or HOST:PORT"),
+        (["--registry", "tcr:99999"], "'tcr:99999': the port must be 1 to 65535"),
+        (["--registry", "tcr:0"], "the port must be 1 to 65535"),
+        (["--registry=-tcr"], "is not HOST or HOST:PORT"),
+        (["--registry", ""], "is not HOST or HOST:PORT"),
+        (["--namespace", "My Hub"], "argument --namespace: 'My Hub' must be lowercase"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_arguments_fail_with_one_line_and_status_2(args, message):
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "build.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == build.EXIT_USAGE == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("build.py: error: ")
+    assert message in lines[0]
+    assert proc.stdout == ""
+
+
+def test_good_arguments_are_kept_in_build_order():
+    args = build.parse_args(
+        ["--only", "bootservice, mysql", "--versions", "1.0,2.0.1", "--registry", "reg.lan:443"]
+    )
+    assert args.only == ["mysql", "bootservice"]
+    assert args.versions == ["1.0", "2.0.1"]
+    assert args.registry == "reg.lan:443"
