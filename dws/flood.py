@@ -23,7 +23,7 @@ from pathlib import Path
 
 import requests
 
-from dws import bench
+from dws import bench_stack
 
 GUESSERS = 6
 SCRIPT = """
@@ -93,7 +93,7 @@ def _into(result: dict, func, *args) -> None:
     result.update(func(*args))
 
 
-def measure(stack: bench.Stack, seconds: float) -> dict:
+def measure(stack: bench_stack.Stack, seconds: float) -> dict:
     base = stack.url()
     report: dict = {"idle": {}}
     for name, path in (("healthz", "/healthz"), ("countries", "/countries")):

@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from dws import bench
+from dws import bench, bench_report, bench_stack
 from dws.commands.types import at_least_zero, bounded, count, positive
 from dws.util import DwsError, UsageError
 
@@ -65,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     x.add_argument("--threads", type=_threads, help="GUNICORN_THREADS (>1: gthread workers)")
     x.add_argument(
         "--gunicorn-config",
-        default=bench.PRODUCTION_CONFIG,
+        default=bench_stack.PRODUCTION_CONFIG,
         help="gunicorn --config value (default: the production configuration)",
     )
     x.add_argument("--bootservice-app", help="another WSGI app spec for the bootservice target")
@@ -103,7 +103,7 @@ def _write(report: dict, path: Path) -> Path:
 
 
 def _print_summary(report: dict, quick: bool) -> None:
-    print(bench.table(report["targets"]), flush=True)
+    print(bench_report.table(report["targets"]), flush=True)
     for name, sizes in report["memory"]["worker_rss_mb"].items():
         print(f"{name} workers RSS: max {max(sizes, default=0):.1f} MB ({len(sizes)} workers)")
     m = report["machine"]
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"missing {', '.join(missing)} (run tests/setup.sh)")
     signal.signal(signal.SIGTERM, bench.terminate)
     signal.signal(signal.SIGHUP, bench.terminate)
-    settings = bench.Settings(
+    settings = bench_stack.Settings(
         workers=args.workers,
         threads=args.threads,
         gunicorn_config=args.gunicorn_config,

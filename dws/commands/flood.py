@@ -22,9 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dws import bench, flood
+    from dws import bench_stack, flood
 
-    with bench.running_stack(bench.Settings(apps=("bootservice",))) as stack:
+    with bench_stack.running_stack(bench_stack.Settings(apps=("bootservice",))) as stack:
         stack.workdir.chmod(0o711)
         report = flood.measure(stack, args.seconds)
     print(f"{'while':<12} {'healthz p50':>12} {'p90':>8} {'countries p50':>14} {'p90':>8}  guesses")

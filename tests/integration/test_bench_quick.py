@@ -19,7 +19,7 @@ from itertools import count
 import pytest
 import requests
 
-from dws import bench
+from dws import bench, bench_stack
 
 from helpers import DEMO_USER, basic_auth
 
@@ -52,7 +52,9 @@ def test_quick_bench_every_target_answers_without_errors(tmp_path):
     assert MACHINE_KEYS <= set(report["machine"])
     assert report["machine"]["cpu_count"] >= 1
     rss = report["memory"]["worker_rss_mb"]["bootservice"]
-    assert len(rss) >= bench.INSTANCES and report["memory"]["bootservice_worker_rss_mb_max"] > 0
+    assert (
+        len(rss) >= bench_stack.INSTANCES and report["memory"]["bootservice_worker_rss_mb_max"] > 0
+    )
     # The chart beside the JSON: a PNG, named on stdout after the report.
     chart = out.with_suffix(".png")
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -64,9 +66,9 @@ def test_quick_bench_every_target_answers_without_errors(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[bench.Stack]:
+def stack() -> Iterator[bench_stack.Stack]:
     """nginx -> 3 bootservice instances -> MariaDB, as the benchmark runs them."""
-    with bench.running_stack(bench.Settings(apps=("bootservice",))) as running:
+    with bench_stack.running_stack(bench_stack.Settings(apps=("bootservice",))) as running:
         yield running
 
 
@@ -83,7 +85,7 @@ def _reads_after_write(
     return fresh, stale
 
 
-def _upstreams(stack: bench.Stack, uri: str) -> set[str]:
+def _upstreams(stack: bench_stack.Stack, uri: str) -> set[str]:
     """The instances (upstream addresses) nginx sent requests for `uri` to."""
     seen = set()
     for line in stack.access_log.read_text().splitlines():

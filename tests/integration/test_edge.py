@@ -10,15 +10,15 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from dws import bench
+from dws import bench_stack
 
 from helpers import DEMO_USER, basic_auth, csrf_of
 
 
 @pytest.fixture(scope="module")
-def edge() -> Iterator[bench.Stack]:
+def edge() -> Iterator[bench_stack.Stack]:
     """nginx -> 3 bootservice instances -> MariaDB."""
-    with bench.running_stack(bench.Settings(apps=("bootservice",))) as running:
+    with bench_stack.running_stack(bench_stack.Settings(apps=("bootservice",))) as running:
         # nginx's workers run as an unprivileged user: let them reach the
         # error pages in the throwaway directory, as the image's files are.
         running.workdir.chmod(0o711)

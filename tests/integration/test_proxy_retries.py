@@ -2,7 +2,7 @@
 
 The chain is the deployed one on loopback: the lab's front load balancer
 (dws/recipes/lab/front-lb.conf) over two "nodes" (the project's nginx config,
-adapted to loopback by bench.nginx_config, one server block per node), each
+adapted to loopback by bench_stack.nginx_config, one server block per node), each
 over the same two bootservice instances under gunicorn, and MariaDB. Every
 hop could retry, so a single attempt is a property of the configuration,
 not of a lack of alternatives.
@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from dws import bench, frontlb
-from dws.harness import Gunicorn, MariaDB
+from dws import bench_stack, frontlb
+from dws.harness import Gunicorn, MariaDB, Nginx
 
 from helpers import DEMO_USER, basic_auth, free_port
 
@@ -80,8 +80,8 @@ def nginx_prefix(name: str) -> Path:
     return path
 
 
-def _start_nginx(prefix: Path, conf: Path) -> bench.Nginx:
-    server = bench.Nginx(prefix, conf)
+def _start_nginx(prefix: Path, conf: Path) -> Nginx:
+    server = Nginx(prefix, conf)
     server.start()
     return server
 
@@ -103,7 +103,7 @@ def chain(tmp_path_factory) -> Iterator[Chain]:
     tmp = tmp_path_factory.mktemp("chain")
     db = MariaDB(tmp / "db")
     apps: list[Gunicorn] = []
-    proxies: list[bench.Nginx] = []
+    proxies: list[Nginx] = []
     prefixes: list[Path] = []
     try:
         db.install()
@@ -117,7 +117,7 @@ def chain(tmp_path_factory) -> Iterator[Chain]:
         app_ports = [app.port for app in apps]
         nodes, front = nginx_prefix("nodes"), nginx_prefix("front")
         prefixes += [nodes, front]
-        conf = bench.nginx_config(nodes, node_ports, {name: app_ports for name in node_ports})
+        conf = bench_stack.nginx_config(nodes, node_ports, {name: app_ports for name in node_ports})
         proxies.append(_start_nginx(nodes, conf))
         front_port = free_port()
         proxies.append(_start_nginx(front, front_config(front, front_port, [*node_ports.values()])))
@@ -216,12 +216,12 @@ def blackhole() -> Iterator[int]:
 @pytest.fixture
 def node_over() -> Iterator:
     """Start a node's nginx over given upstream ports; stopped afterwards."""
-    started: list[tuple[bench.Nginx, Path]] = []
+    started: list[tuple[Nginx, Path]] = []
 
     def start(ports: list[int]) -> str:
         prefix = nginx_prefix("node")
         port = free_port()
-        conf = bench.nginx_config(prefix, {"bootservice": port}, {"bootservice": ports})
+        conf = bench_stack.nginx_config(prefix, {"bootservice": port}, {"bootservice": ports})
         started.append((_start_nginx(prefix, conf), prefix))
         url = f"http://127.0.0.1:{port}"
         _wait_ok(f"{url}/nginx-health")

@@ -8,7 +8,7 @@ import json
 import matplotlib.image
 import pytest
 
-from dws import bench, cli
+from dws import bench, bench_report, bench_stack, cli
 from dws.bench_chart import chart_figure, chart_path, write_chart
 from dws.commands import bench as bench_command
 
@@ -38,7 +38,7 @@ def _target(rps: float, p50: float, p99: float, cpu: float, trips: float) -> dic
 @pytest.fixture
 def report() -> dict:
     targets = {name: _target(*figures) for name, figures in FIGURES.items()}
-    bench.add_ratios(targets)
+    bench_report.add_ratios(targets)
     return {
         "targets": targets,
         "settings": {"mode": "full", "connections": 32, "instances": 3, "workers_per_instance": 5},
@@ -49,7 +49,7 @@ def report() -> dict:
             "python": "3.11.7",
         },
         "memory": {"bootservice_worker_rss_mb_max": 60.0, "worker_rss_mb": {"bootservice": [60.0]}},
-        "goals": bench.goals(targets, 60.0),
+        "goals": bench_report.goals(targets, 60.0),
     }
 
 
@@ -67,12 +67,12 @@ def test_goals_name_the_tail_and_cpu_targets(report):
     assert goals["lookup CPU per request >= 0.9x hello"] is True
     assert goals["lookup >= 2.0x peer"] is True
     report["targets"]["lookup"]["p99_ms"] = 118.0  # 1.31x hello's 90 ms
-    bench.add_ratios(report["targets"])
-    assert bench.goals(report["targets"], None)["lookup p99 <= 1.3x hello's p99"] is False
+    bench_report.add_ratios(report["targets"])
+    assert bench_report.goals(report["targets"], None)["lookup p99 <= 1.3x hello's p99"] is False
 
 
 def test_table_shows_tail_ratio_and_database_round_trips(report):
-    lines = bench.table(report["targets"]).splitlines()
+    lines = bench_report.table(report["targets"]).splitlines()
     assert "p99 x hello" in lines[1] and "db trips" in lines[1]
     (lookup,) = [line for line in lines if line.startswith("lookup ")]
     assert lookup.split()[7] == "1.22"  # p99 x hello
@@ -128,11 +128,11 @@ def test_bench_json_writes_the_chart_beside_it(report, tmp_path, monkeypatch, ca
 
 
 def test_bench_runs_the_deployed_request_path_settings_of_stack_yml():
-    settings = bench.stack_settings()
+    settings = bench_stack.stack_settings()
     # The deployed replicas' worker count and trusted proxy, not gunicorn's defaults.
     assert settings["WEB_CONCURRENCY"] == "2"
     assert settings["TRUSTED_PROXIES"] == "1"
-    assert set(settings) <= set(bench.STACK_SETTINGS)
+    assert set(settings) <= set(bench_stack.STACK_SETTINGS)
 
 
 def test_stack_settings_read_the_list_form_of_environment(tmp_path):
@@ -141,4 +141,4 @@ def test_stack_settings_read_the_list_form_of_environment(tmp_path):
         "services:\n  bootservice:\n    environment:\n"
         "      - WEB_CONCURRENCY=3\n      - DB_HOST=mysql\n      - READ_CACHE_LEASE=0.2\n"
     )
-    assert bench.stack_settings(stack) == {"WEB_CONCURRENCY": "3", "READ_CACHE_LEASE": "0.2"}
+    assert bench_stack.stack_settings(stack) == {"WEB_CONCURRENCY": "3", "READ_CACHE_LEASE": "0.2"}
