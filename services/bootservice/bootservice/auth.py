@@ -271,11 +271,10 @@ def return_address() -> str:
 def mark_private(resp: Response) -> Response:
     """After-request hook: an answer made for one user, or one that sets the
     session cookie, is kept by no cache and shown to nobody else."""
+    # Any Authorization header counts, whether or not it named a user (the
+    # Basic user is looked up only when one was sent).
     personal = (
-        g.get("page_user") is not None
-        or g.get("g_basic_user") is not None
-        or request.authorization is not None
-        or session.modified
+        g.get("page_user") is not None or request.authorization is not None or session.modified
     )
     if personal:
         resp.headers["Cache-Control"] = "private, no-store"
