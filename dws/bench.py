@@ -194,6 +194,8 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
             "rounds": rounds,
             "warmup_s": warmup,
             "connections": CONNECTIONS,
+            # wrk speaks HTTP/1.1 over TLS, each connection kept open.
+            "scheme": "https",
             "wrk_threads": WRK_THREADS,
             "instances": INSTANCES,
             "workers_per_instance": workers,

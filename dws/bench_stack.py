@@ -25,6 +25,7 @@ from pathlib import Path
 import requests
 import yaml
 
+from dws import tls
 from dws.harness import Gunicorn, MariaDB, Nginx
 from dws.procstats import children, cpu_seconds, rss_mb, tree_cpu
 from dws.util import RECIPES, REPO, DwsError, free_port, wait_until
@@ -89,11 +90,13 @@ class App(Gunicorn):
         return children(self.proc.pid)
 
 
-def wait_for(url: str, what: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+def wait_for(
+    url: str, what: str, proc: subprocess.Popen, timeout: float = 30, verify: str | bool = True
+) -> None:
     """Poll `url` until it answers 200; fail early if `proc` exits."""
     wait_until(
         f"{what} to answer {url}",
-        lambda: requests.get(url, timeout=1).status_code == 200,
+        lambda: requests.get(url, timeout=1, verify=verify).status_code == 200,
         timeout,
         0.1,
         proc=proc,
@@ -114,8 +117,24 @@ def _replace_once(text: str, pattern: str, repl: str, where: str) -> str:
     return new
 
 
+def site_certificate(directory: Path) -> tuple[Path, Path]:
+    """A CA (`ca.pem`, what clients trust) and a certificate it signed for
+    127.0.0.1 and localhost, in `directory`: (certificate, key)."""
+    ca = tls.CertificateAuthority.create("dws bench CA", days=2)
+    ca.write(directory / "ca.pem", directory / "ca-key.pem")
+    pair = (directory / "site.pem", directory / "site-key.pem")
+    ca.issue(["127.0.0.1", "localhost"], days=2).write(*pair)
+    # nginx's workers run as another user but read the files through the
+    # master, which opens them at start: owner-only stays.
+    return pair
+
+
 def nginx_config(
-    prefix: Path, ports: dict[str, int], upstreams: dict[str, list[int]], keepalive: int = 0
+    prefix: Path,
+    ports: dict[str, int],
+    upstreams: dict[str, list[int]],
+    keepalive: int = 0,
+    tls_pair: tuple[Path, Path] | None = None,
 ) -> Path:
     """Copy the project's nginx config into `prefix`, adapted to loopback.
 
@@ -123,7 +142,9 @@ def nginx_config(
     - nginx.conf: `pid`, the `*_temp_path`s and the conf.d `include` point
       into `prefix`, so the run neither needs nor touches /tmp/nginx-* or
       /etc/nginx/conf.d;
-    - conf.d/default.conf: `listen 80` becomes a loopback port; the
+    - conf.d/default.conf (the HTTPS site; redirect.conf, port 80's
+      redirect, is left out): `listen 443` becomes a loopback port, the
+      certificate and key are `tls_pair` (made with `site_certificate`); the
       `resolver` line is dropped and `set $upstream bootservice:8888` becomes
       `set $upstream NAME` naming an `upstream NAME` block of the loopback
       instances (nginx uses a matching upstream block for a variable
@@ -136,6 +157,7 @@ def nginx_config(
     """
     conf_d = prefix / "conf.d"
     conf_d.mkdir(parents=True, exist_ok=True)
+    cert, key = tls_pair or site_certificate(prefix)
     shutil.copytree(NGINX_SRC / "html", prefix / "html", dirs_exist_ok=True)
     main = (NGINX_SRC / "nginx.conf").read_text()
     main = _replace_once(main, r"^pid\s+\S+;", f"pid {prefix}/nginx.pid;", "nginx.conf")
@@ -150,6 +172,12 @@ def nginx_config(
     site = (NGINX_SRC / "conf.d" / "default.conf").read_text()
     site = _replace_once(site, r"^\s*resolver\s+[^;]*;\n", "", "conf.d/default.conf")
     site = _replace_once(site, r"root\s+/usr/share/nginx/dws;", f"root {prefix}/html;", "default")
+    site = _replace_once(
+        site, r"ssl_certificate\s+/run/secrets/\S+;", f"ssl_certificate {cert};", "default"
+    )
+    site = _replace_once(
+        site, r"ssl_certificate_key\s+/run/secrets/\S+;", f"ssl_certificate_key {key};", "default"
+    )
     blocks = []
     for name, servers in upstreams.items():
         lines = [f"upstream {name} {{"] + [f"    server 127.0.0.1:{p};" for p in servers]
@@ -158,7 +186,10 @@ def nginx_config(
         blocks.append("\n".join([*lines, "}"]))
     for name, port in ports.items():
         server = _replace_once(
-            site, r"listen\s+80\s+default_server;", f"listen 127.0.0.1:{port};", "default"
+            site,
+            r"listen\s+443\s+ssl\s+http2\s+default_server;",
+            f"listen 127.0.0.1:{port} ssl http2;",
+            "default",
         )
         server = _replace_once(
             server, r"set\s+\$upstream\s+\S+;", f"set $upstream {name};", "conf.d/default.conf"
@@ -220,8 +251,13 @@ class Stack:
     ports: dict[str, int] = field(default_factory=dict)
 
     def url(self, app: str = "bootservice") -> str:
-        """nginx's address for `app`."""
-        return f"http://127.0.0.1:{self.ports[app]}"
+        """nginx's HTTPS address for `app` (its certificate signed by `ca`)."""
+        return f"https://127.0.0.1:{self.ports[app]}"
+
+    @property
+    def ca(self) -> str:
+        """The CA certificate a client of `url` trusts."""
+        return str(self.workdir / "nginx" / "ca.pem")
 
     @property
     def access_log(self) -> Path:
@@ -279,7 +315,9 @@ class Stack:
         self.nginx = Nginx(prefix, conf)
         self.nginx.start()
         for name in self.apps:
-            wait_for(f"{self.url(name)}/healthz", f"nginx -> {name}", self.nginx.proc)
+            wait_for(
+                f"{self.url(name)}/healthz", f"nginx -> {name}", self.nginx.proc, verify=self.ca
+            )
 
     def stop(self) -> None:
         """Stop everything started, front to back; never raises."""

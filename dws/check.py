@@ -2,8 +2,9 @@
 
 Against the manager DOCKER_HOST names (or the local engine) it checks what
 stack.yml needs and a deploy does not report: the engine is a swarm manager,
-the five secrets exist, the database label is on as many nodes as DB_NODES
-says (1, or 3 for a Galera cluster; 2 is refused), the overlay
+the seven secrets exist (the TLS certificate and key among them), the
+database label is on as many nodes as DB_NODES says (1, or 3 for a Galera
+cluster; 2 is refused), the overlay
 network exists (or what command creates it), and every image stack.yml names,
 with the variables of this environment, is in its registry. Each item prints
 as ok or with what to do; the exit status is non-zero if anything is missing.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import requests
 
 from dws.db import check_labels
-from dws.deploy import DB_LABEL, NETWORK, SECRET_NAMES, SUBNET
+from dws.deploy import DB_LABEL, NETWORK, SECRET_NAMES, SUBNET, TLS_SECRETS
 from dws.util import REPO, DockerError, DwsError, docker, docker_process, last_line
 
 MANIFEST_TYPES = ", ".join(
@@ -136,6 +137,13 @@ def secret_items() -> list[Item]:
             f"printf '%s' \"$(openssl rand -hex 32)\" | docker secret create {name} -",
         )
         for name in SECRET_NAMES
+    ] + [
+        Item(
+            f"secret {name}",
+            name in have,
+            f"docker secret create {name} {hint}  (docs/operations.md, HTTPS)",
+        )
+        for name, hint in zip(TLS_SECRETS, ("site.pem", "site-key.pem"), strict=True)
     ]
 
 

@@ -2,8 +2,9 @@
 
 On a lab that is up: build.py builds and pushes every image to the lab's
 tcr:5000 (with the stand-in bases the lab put into cloud01), the secrets are
-created with random values, cloud03 gets the database label, the overlay
-network is created (without encryption: the lab has no IPsec), and
+created (random values, and the TLS certificate the lab's CA issued),
+cloud03 gets the database label, the overlay network is created (without
+encryption: the lab has no IPsec), and
 `docker stack deploy -c stack.yml dws` runs against cloud01. Then it waits
 until every service is converged and healthy. Each part is idempotent: a
 second deploy rebuilds nothing that is current and resets the services to
@@ -18,9 +19,8 @@ import sys
 import time
 from collections.abc import Callable
 
-import requests
-
 from dws import lab as lablib
+from dws import lab_tls
 from dws.probe import Swarm
 from dws.util import REPO, DwsError, docker_env, run_command, wait_until
 
@@ -33,6 +33,12 @@ SECRET_NAMES = (
     "bootservice_secret_key",
     "bootservice_admin_password",
 )
+# The site's certificate and key: files, not random values (dws.lab_tls
+# issues them for the lab; a real site brings its own).
+TLS_SECRETS = {
+    "nginx_tls_certificate": lab_tls.SITE_CERT,
+    "nginx_tls_key": lab_tls.SITE_KEY,
+}
 ADMIN_SECRET = "bootservice_admin_password"
 ADMIN_USER = "admin"
 # A secret cannot be read back from the swarm, so the lab keeps the one a person
@@ -114,6 +120,12 @@ def ensure_secrets(lab: lablib.Lab) -> list[str]:
             ADMIN_PASSWORD_FILE.write_text(value)
         lab.docker("secret", "create", name, "-", input=value.encode())
         created.append(name)
+    missing_tls = [name for name in TLS_SECRETS if name not in have]
+    if missing_tls:
+        lab_tls.ensure(lab.nodes)
+    for name in missing_tls:
+        lab.docker("secret", "create", name, str(TLS_SECRETS[name]))
+        created.append(name)
     return created
 
 
@@ -189,7 +201,7 @@ def wait_converged(lab: lablib.Lab, timeout: float = 300, db_nodes: int = 1) -> 
     streak: list[bool] = []
 
     def ready() -> bool:
-        with requests.Session() as s:
+        with lab_tls.session() as s:
             ok = s.get(f"{lab.lb_url}/readyz", timeout=5).status_code == 200
         streak.append(ok)
         return ok and streak[-6:] == [True] * 6
@@ -237,6 +249,8 @@ def next_steps(lab: lablib.Lab, variables: dict[str, str] | None = None) -> str:
     return "\n".join(
         [
             f"The tutorial's page: {lab.lb_url}/countries",
+            f"  (HTTPS: trust {lab_tls.CA_CERT}, e.g. curl --cacert {lab_tls.CA_CERT} ...;"
+            f" {lab.lb_http_url}/ redirects there)",
             f"Log in as {ADMIN_USER} with the password in {ADMIN_PASSWORD_FILE}"
             " (the demo accounts are disabled in a deployed stack).",
             "Next:",

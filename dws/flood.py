@@ -21,9 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-import requests
-
-from dws import bench_stack
+from dws import bench_stack, tls
 
 GUESSERS = 6
 SCRIPT = """
@@ -40,11 +38,11 @@ end
 """
 
 
-def sample(url: str, seconds: float) -> list[float]:
+def sample(url: str, seconds: float, verify: str | bool = True) -> list[float]:
     """Latencies in ms of back-to-back GETs of `url` for `seconds`."""
     spent = []
     deadline = time.monotonic() + seconds
-    with requests.Session() as http:
+    with tls.client_session(verify) as http:
         while time.monotonic() < deadline:
             start = time.perf_counter()
             resp = http.get(url, timeout=30)
@@ -97,10 +95,10 @@ def measure(stack: bench_stack.Stack, seconds: float) -> dict:
     base = stack.url()
     report: dict = {"idle": {}}
     for name, path in (("healthz", "/healthz"), ("countries", "/countries")):
-        report["idle"][name] = figures(sample(base + path, seconds))
+        report["idle"][name] = figures(sample(base + path, seconds, stack.ca))
 
     token = base64.b64encode(b"test1:not-the-password").decode()
-    login = requests.Session()
+    login = tls.client_session(stack.ca)
     page = login.get(f"{base}/login", timeout=10).text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     cookie = "; ".join(f"{c.name}={c.value}" for c in login.cookies)
@@ -130,7 +128,7 @@ def measure(stack: bench_stack.Stack, seconds: float) -> dict:
         time.sleep(1)
         entry = {}
         for name, target in (("healthz", "/healthz"), ("countries", "/countries")):
-            entry[name] = figures(sample(base + target, seconds))
+            entry[name] = figures(sample(base + target, seconds, stack.ca))
         worker.join()
         entry["guesses"] = {**result, "statuses": statuses(stack.access_log, since, path)}
         report[mode] = entry

@@ -1,8 +1,9 @@
-"""The front load balancer: nginx in front of port 80 of every swarm node.
+"""The front load balancer: nginx in front of port 443 of every swarm node.
 
-The stack publishes port 80 in host mode (one nginx per node, no routing
+The stack publishes its ports in host mode (one nginx per node, no routing
 mesh), so clients need something in front of the nodes that skips a node whose
-port 80 is closed (drained, down) and retries the next. `render` fills the
+port is closed (drained, down) and retries the next. It terminates TLS and
+re-encrypts to the nodes, and its plain HTTP port redirects to HTTPS. `render` fills the
 recipe (recipes/lab/front-lb.conf) for the lab's loopback front and for
 `dws front-lb ADDRESS...`, which prints it for a user's own machine.
 """
@@ -10,6 +11,7 @@ recipe (recipes/lab/front-lb.conf) for the lab's loopback front and for
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from pathlib import Path
 
 from dws.util import RECIPES
@@ -18,19 +20,29 @@ TEMPLATE = RECIPES / "lab" / "front-lb.conf"
 TEMP_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
-def parse_address(text: str) -> str:
-    """HOST or HOST:PORT (port 80 by default) as nginx's `server` wants it.
+@dataclass(frozen=True)
+class FrontTls:
+    """The front's certificate and key, and how it checks the nodes'."""
+
+    certificate: Path
+    key: Path
+    trusted_ca: Path  # the CA (or bundle) that signed the nodes' certificate
+    node_name: str  # a name the nodes' certificate is valid for
+
+
+def parse_address(text: str, default_port: int = 443) -> str:
+    """HOST or HOST:PORT (port 443 by default) as nginx's `server` wants it.
 
     ValueError for anything else: the value goes into a config file, so only
     host names, IPv4 and [IPv6] literals and a port are accepted.
     """
-    host, port = text, "80"
+    host, port = text, str(default_port)
     if text.startswith("["):
         inner, sep, rest = text[1:].partition("]")
         if not sep or (rest and not rest.startswith(":")):
             raise ValueError(f"not an address: {text!r}")
         ipaddress.IPv6Address(inner)
-        host, port = f"[{inner}]", rest[1:] or "80"
+        host, port = f"[{inner}]", rest[1:] or str(default_port)
     elif text.count(":") == 1:
         host, port = text.split(":")
     if not port.isdigit() or not 0 < int(port) < 65536:
@@ -57,10 +69,25 @@ def parse_address(text: str) -> str:
     return f"{host}:{int(port)}"
 
 
-def render(servers: list[tuple[str, str]], listen: str, state_dir: Path) -> str:
-    """The nginx configuration for ``servers`` [(name, host:port)], listening on ``listen``."""
+def render(
+    servers: list[tuple[str, str]],
+    listen: str,
+    state_dir: Path,
+    tls: FrontTls,
+    http_listen: str,
+    https_port: int = 443,
+) -> str:
+    """The nginx configuration for ``servers`` [(name, host:port)]: HTTPS on
+    ``listen``, and on ``http_listen`` a redirect to HTTPS on ``https_port``."""
     if not servers:
         raise ValueError("at least one node address is needed")
+    paths = {"certificate": tls.certificate, "key": tls.key, "trusted_ca": tls.trusted_ca}
+    for what, path in paths.items():
+        if not path.is_absolute() or any(c in str(path) for c in ";{}\"' \n$"):
+            raise ValueError(f"the {what} must be an absolute path without spaces: {path}")
+    labels = tls.node_name.split(".")
+    if not all(label.replace("-", "").isalnum() and label.isascii() for label in labels):
+        raise ValueError(f"not a host name: {tls.node_name!r}")
     lines = "\n".join(
         f"        server {address} max_fails=1 fail_timeout=2s;  # {name}"
         for name, address in servers
@@ -68,7 +95,13 @@ def render(servers: list[tuple[str, str]], listen: str, state_dir: Path) -> str:
     return (
         TEMPLATE.read_text()
         .replace("@STATE@", str(state_dir))
+        .replace("@HTTP_LISTEN@", http_listen)
         .replace("@LISTEN@", listen)
+        .replace("@HTTPS_PORT@", "" if https_port == 443 else f":{https_port}")
+        .replace("@CERTIFICATE@", str(tls.certificate))
+        .replace("@KEY@", str(tls.key))
+        .replace("@TRUSTED_CA@", str(tls.trusted_ca))
+        .replace("@NODE_NAME@", tls.node_name)
         .replace("@SERVERS@", lines)
     )
 

@@ -16,9 +16,12 @@
   cloud01's engine also listens on ``tcp://<its address>:2375`` (reachable only
   on the lab bridge) so that ``DOCKER_HOST=tcp://<address>:2375`` runs docker,
   ``docker stack deploy`` and ``build.py`` against the manager;
-- a front load balancer: Debian's nginx as a host process listening on a
-  loopback port, over port 80 of the three nodes, with passive health checks
-  and retry to the next node (what a host-mode swarm needs in front of it);
+- a front load balancer: Debian's nginx as a host process serving HTTPS on a
+  loopback port (and on another a redirect from plain HTTP), re-encrypting to
+  port 443 of the three nodes, with passive health checks and retry to the
+  next node (what a host-mode swarm needs in front of it); its certificate,
+  and the one the nodes get as secrets, come from the lab's CA in
+  ``build/lab/ca.pem`` (dws.lab_tls);
 - in cloud01's engine, the stand-in base images of dws.standins, so that
   build.py can build there (skip with ``--no-bases`` or DWS_OFFICIAL_BASES=1).
 
@@ -44,12 +47,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dws import frontlb, util
+from dws import frontlb, lab_tls, util
 from dws.harness import Nginx
 
 REPO = util.REPO
 RECIPES = util.RECIPES / "lab"
-STATE_DIR = REPO / "build" / "lab"
+STATE_DIR = util.LAB_DIR
 STATE_FILE = STATE_DIR / "state.json"
 
 PREFIX = "dws-lab"
@@ -60,7 +63,8 @@ REGISTRY = "tcr:5000"
 NODES = ("cloud01", "cloud02", "cloud03")
 MANAGER = NODES[0]
 MANAGER_PORT = 2375
-DEFAULT_LB_PORT = 8080
+DEFAULT_LB_PORT = 8443  # the front's HTTPS
+DEFAULT_LB_HTTP_PORT = 8080  # the front's plain HTTP: a redirect to HTTPS
 
 # The nodes' own docker0 and local networks must not overlap the outer lab
 # bridge (from the host engine's pools: 172.17-31/16, then 192.168.x/20), or
@@ -198,8 +202,9 @@ class Lab:
 
     nodes: dict[str, str]  # host name -> address on the lab bridge
     registry_ip: str
-    lb_port: int
+    lb_port: int  # HTTPS
     lb_pid: int
+    lb_http_port: int = 0  # plain HTTP, which redirects to lb_port
     bases: dict[str, str] = field(default_factory=dict)  # stand-in base images in cloud01
 
     @property
@@ -215,8 +220,13 @@ class Lab:
 
     @property
     def lb_url(self) -> str:
-        """Base URL of the front load balancer on loopback."""
-        return f"http://127.0.0.1:{self.lb_port}"
+        """Base URL of the front load balancer on loopback (HTTPS, the lab's CA)."""
+        return f"https://127.0.0.1:{self.lb_port}"
+
+    @property
+    def lb_http_url(self) -> str:
+        """The front's plain HTTP address, which answers with a redirect."""
+        return f"http://127.0.0.1:{self.lb_http_port}"
 
     @classmethod
     def load(cls) -> Lab:
@@ -385,14 +395,23 @@ def _lb() -> Nginx:
     return Nginx(lb_dir, lb_dir / "nginx.conf")
 
 
-def _start_lb(lab_nodes: dict[str, str], port: int) -> int:
+def _start_lb(lab_nodes: dict[str, str], port: int, http_port: int) -> int:
     lb = _lb()
     lb.conf.parent.mkdir(parents=True, exist_ok=True)
+    lab_tls.ensure(lab_nodes)
     lb.conf.write_text(
         frontlb.render(
-            [(node, f"{ip}:80") for node, ip in lab_nodes.items()],
+            [(node, f"{ip}:443") for node, ip in lab_nodes.items()],
             listen=f"127.0.0.1:{port}",
             state_dir=lb.prefix,
+            tls=frontlb.FrontTls(
+                certificate=lab_tls.SITE_CERT,
+                key=lab_tls.SITE_KEY,
+                trusted_ca=lab_tls.CA_CERT,
+                node_name=lab_tls.SITE_NAME,
+            ),
+            http_listen=f"127.0.0.1:{http_port}",
+            https_port=port,
         )
     )
     frontlb.make_state_dir(lb.prefix)
@@ -425,7 +444,17 @@ def load_bases(lab: Lab) -> dict[str, str]:
     return tags
 
 
-def up(lb_port: int = DEFAULT_LB_PORT, bases: bool = True) -> Lab:
+def _choose_port(port: int, flag: str) -> int:
+    if port == 0:
+        return util.free_port()
+    if util.port_in_use(port):
+        raise PortInUse(f"port {port} on 127.0.0.1 is in use; pass {flag} N (0: any)")
+    return port
+
+
+def up(
+    lb_port: int = DEFAULT_LB_PORT, http_port: int = DEFAULT_LB_HTTP_PORT, bases: bool = True
+) -> Lab:
     """Create the whole lab and return it; LabError (after cleaning up) on failure.
 
     With ``bases`` (and unless DWS_OFFICIAL_BASES=1) the stand-in base images
@@ -438,10 +467,10 @@ def up(lb_port: int = DEFAULT_LB_PORT, bases: bool = True) -> Lab:
     if inspect("network", NETWORK) or docker("ps", "-aq", "--filter", f"label={LABEL}").strip():
         log("removing the leftovers of an interrupted lab")
         down(quiet=True)
-    if lb_port == 0:
-        lb_port = util.free_port()
-    elif util.port_in_use(lb_port):
-        raise PortInUse(f"port {lb_port} on 127.0.0.1 is in use; pass --port N (0: any)")
+    lb_port = _choose_port(lb_port, "--port")
+    http_port = _choose_port(http_port, "--http-port")
+    if http_port == lb_port:
+        raise PortInUse(f"--port and --http-port are both {lb_port}")
     started = time.monotonic()
     tags = ensure_images()
     try:
@@ -480,7 +509,13 @@ def up(lb_port: int = DEFAULT_LB_PORT, bases: bool = True) -> Lab:
         nodes = {node: _container_ip(f"{PREFIX}-{node}") for node in NODES}
         registry_ip = _container_ip(REGISTRY_CONTAINER)
         log(f"nodes up: {', '.join(f'{n} {ip}' for n, ip in nodes.items())}")
-        lab = Lab(nodes=nodes, registry_ip=registry_ip, lb_port=lb_port, lb_pid=0)
+        lab = Lab(
+            nodes=nodes,
+            registry_ip=registry_ip,
+            lb_port=lb_port,
+            lb_pid=0,
+            lb_http_port=http_port,
+        )
         lab.node_docker(MANAGER, "swarm", "init", "--advertise-addr", nodes[MANAGER])
         token = lab.node_docker(MANAGER, "swarm", "join-token", "-q", "worker").strip()
         for node in NODES[1:]:
@@ -501,7 +536,7 @@ def up(lb_port: int = DEFAULT_LB_PORT, bases: bool = True) -> Lab:
             ).strip(),
             60,
         )
-        lab.lb_pid = _start_lb(nodes, lb_port)
+        lab.lb_pid = _start_lb(nodes, lb_port, http_port)
         lab.save()
         if bases and os.environ.get("DWS_OFFICIAL_BASES") != "1":
             lab.bases = load_bases(lab)
@@ -597,7 +632,7 @@ def status() -> None:
     print(f"manager engine : DOCKER_HOST={lab.manager_host}")
     for node, ip in lab.nodes.items():
         role = "manager" if node == MANAGER else "worker"
-        print(f"{node:<15}: {ip:<15} {role}, http://{ip}:80/")
+        print(f"{node:<15}: {ip:<15} {role}, https://{ip}/")
     catalog = "unreachable"
     try:
         with urllib.request.urlopen(f"http://{lab.registry_ip}:5000/v2/_catalog", timeout=3) as r:
@@ -605,7 +640,9 @@ def status() -> None:
     except OSError:
         pass
     print(f"registry       : {REGISTRY} ({lab.registry_ip}:5000): {catalog}")
-    print(f"front LB       : {lab.lb_url}/  (pid {lab.lb_pid})")
+    print(f"front LB       : {lab.lb_url}/  (pid {lab.lb_pid}; trust {lab_tls.CA_CERT})")
+    print(f"front LB, http : {lab.lb_http_url}/  (a 301 to the https address)")
+    print(f"try            : curl --cacert {lab_tls.CA_CERT} {lab.lb_url}/countries")
     print(f"build & push   : DOCKER_HOST={lab.manager_host} {lab.build_command}")
     print()
     print(lab.docker("node", "ls", check=False).rstrip())

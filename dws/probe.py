@@ -18,6 +18,7 @@ from pathlib import Path
 
 import requests
 
+from dws import tls
 from dws.replay_report import attempts
 from dws.util import StepFailed, wait_until
 
@@ -107,8 +108,10 @@ class Probe:
         write_every: float = 0.5,
         max_seconds: float = 2400,
         max_requests: int = 400_000,
+        verify: str | bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.verify = verify  # the CA bundle that signed the front's certificate
         self.auth = auth
         self.run_id = run_id
         self.readers = readers
@@ -203,7 +206,7 @@ class Probe:
     def _run(self, loop: Callable[[requests.Session, int], None], index: int) -> None:
         # Never let an exception escape a thread: pytest turns it into an error
         # far from its cause; record it as a failed request instead.
-        with requests.Session() as session:
+        with tls.client_session(self.verify) as session:
             try:
                 loop(session, index)
             except Exception as exc:  # noqa: BLE001 - recorded, then the thread ends

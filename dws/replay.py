@@ -98,7 +98,7 @@ def every_replica_serves(run: Run, version: str, timeout: float = 60) -> int:
 
 
 def deploy(run: Run, row: dict) -> None:
-    """Step 1: a fresh deploy, every Active node answers on port 80; the traffic
+    """Step 1: a fresh deploy, every Active node answers on port 443; the traffic
     starts and runs for the rest of the replay (step 2 on)."""
     fresh_deploy(run, row)
     nodes_answer(run)

@@ -18,7 +18,7 @@ import requests
 
 from dws import deploy as deploy_mod
 from dws import lab as lablib
-from dws import swarm_timing
+from dws import lab_tls, swarm_timing
 from dws.probe import Probe, Swarm
 from dws.replay_report import Audit
 from dws.util import StepFailed, docker
@@ -54,7 +54,12 @@ class Traffic(Protocol):
 
 def probe_traffic(lab: lablib.Lab) -> Traffic:
     """Pages, reads, searches and an idempotent writer through the lab's front."""
-    return Probe(lab.lb_url, deploy_mod.admin_credentials(), run_id=secrets.token_hex(3))
+    return Probe(
+        lab.lb_url,
+        deploy_mod.admin_credentials(),
+        run_id=secrets.token_hex(3),
+        verify=str(lab_tls.CA_CERT),
+    )
 
 
 @dataclass(frozen=True)
@@ -89,8 +94,9 @@ def say(message: str) -> None:
 
 
 def http_get(url: str, timeout: float = 5) -> requests.Response:
-    """A GET with a closed connection (tests run with warnings as errors)."""
-    with requests.Session() as s:
+    """A GET of a lab address (HTTPS, the lab's CA) with a closed connection
+    (tests run with warnings as errors)."""
+    with lab_tls.session() as s:
         resp = s.get(url, timeout=timeout)
         resp.close()
         return resp

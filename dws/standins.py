@@ -101,10 +101,11 @@ STANDINS: dict[str, StandIn] = {
     # import`; services/nginx/Dockerfile sets it itself.)
     "nginx": StandIn(
         name="nginx",
-        packages=("nginx",),
+        # openssl: as in the official image (ca-certificates brings it there).
+        packages=("nginx", "openssl"),
         changes=(
             "ENV NGINX_VERSION={version}",
-            "EXPOSE 80",
+            "EXPOSE 80 443",
             'CMD ["nginx", "-g", "daemon off;"]',
         ),
         files=("nginx.conf", "default.conf"),

@@ -27,7 +27,7 @@ import requests
 
 from dws import deploy as deploy_mod
 from dws import lab as lablib
-from dws import swarm_timing
+from dws import lab_tls, swarm_timing
 from dws.probe import wait_for
 from dws.replay_output import write_report
 from dws.replay_report import MAX_SECONDS, Audit, audit_writes
@@ -106,7 +106,7 @@ def audit_run(base_url: str, traffic: Traffic) -> Audit:
     writer was told."""
     tag = f"e2e-{traffic.run_id}-"
     rows: list[dict] = []
-    with requests.Session() as s:
+    with lab_tls.session() as s:
         page = 1
         while True:
             resp = s.get(
@@ -130,11 +130,11 @@ def audit_run(base_url: str, traffic: Traffic) -> Audit:
 
 
 def nodes_answer(run: Run) -> dict[str, int]:
-    """GET /countries on port 80 of every Active node; every one must answer 200."""
+    """GET /countries on port 443 of every Active node; every one must answer 200."""
     codes = {}
     for node in run.swarm.active_nodes():
-        codes[node] = http_get(f"http://{run.lab.nodes[node]}/countries").status_code
-    require(all(c == 200 for c in codes.values()), f"Active nodes on port 80: {codes}")
+        codes[node] = http_get(f"https://{run.lab.nodes[node]}/countries").status_code
+    require(all(c == 200 for c in codes.values()), f"Active nodes on port 443: {codes}")
     return codes
 
 
@@ -158,7 +158,7 @@ def node_status(run: Run, node: str) -> str | None:
 def write_one(run: Run, prefix: str) -> tuple[int, str]:
     """One country created through the front before a fault: (id, name)."""
     name = f"{prefix}-{secrets.token_hex(4)}"
-    with requests.Session() as s:
+    with lab_tls.session() as s:
         resp = s.post(
             f"{run.lab.lb_url}/api/v1/countries",
             auth=deploy_mod.admin_credentials(),
@@ -237,18 +237,18 @@ class Drain:
         read_back(run, written)
         nodes_answer(run)
         try:
-            port80 = http_get(f"http://{run.lab.nodes[node]}/countries", timeout=2)
-            row["drained_node_port80"] = port80.status_code
+            port443 = http_get(f"https://{run.lab.nodes[node]}/countries", timeout=2)
+            row["drained_node_port443"] = port443.status_code
         except requests.RequestException as exc:
-            row["drained_node_port80"] = type(exc).__name__  # expected: refused
+            row["drained_node_port443"] = type(exc).__name__  # expected: refused
         activated = time.monotonic()
         run.docker("node", "update", "--availability", "active", node)
         self.back(run, row, activated)
         row["back_seconds"] = round(time.monotonic() - activated, 1)
         nodes_answer(run)
         say(
-            f"drained {node} in {row['drain_seconds']} s (its port 80: "
-            f"{row['drained_node_port80']}); Active again, serving after {row['back_seconds']} s"
+            f"drained {node} in {row['drain_seconds']} s (its port 443: "
+            f"{row['drained_node_port443']}); Active again, serving after {row['back_seconds']} s"
         )
 
 

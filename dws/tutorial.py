@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import requests
 
-from dws import deploy
+from dws import deploy, lab_tls
 from dws import lab as lablib
 from dws.probe import Swarm
 from dws.util import REPO, StepFailed, run_command, wait_until
@@ -71,7 +71,7 @@ class Context:
         """GET /countries through the front; print and return counts by (replica, version)."""
         seen: Counter = Counter()
         failed = 0
-        with requests.Session() as s:
+        with lab_tls.session() as s:
             for _ in range(requests_count):
                 try:
                     resp = s.get(f"{self.lab.lb_url}/countries", timeout=10)
@@ -84,7 +84,10 @@ class Context:
                 seen[(resp.headers.get("X-Served-By"), resp.headers.get("X-App-Version"))] += 1
         if quiet:
             return seen
-        self.out(f"$ curl -s -D- {self.lab.lb_url}/countries   (x{requests_count})")
+        self.out(
+            f"$ curl -s -D- --cacert {lab_tls.CA_CERT.relative_to(REPO)} "
+            f"{self.lab.lb_url}/countries   (x{requests_count})"
+        )
         for (replica, version), n in sorted(seen.items(), key=lambda kv: (str(kv[0][1]), -kv[1])):
             self.out(f"  {n:>3} answered by replica {replica} at version {version}")
         if failed:

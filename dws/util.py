@@ -18,6 +18,8 @@ from typing import IO, TypeVar
 # The toolkit works on a checkout: build.py, stack.yml and services/ live here.
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = Path(__file__).resolve().parent / "recipes"
+# The swarm lab's state: its nodes, the front load balancer, its CA.
+LAB_DIR = REPO / "build" / "lab"
 SEED_SQL = REPO / "services" / "mysql" / "citydb.sql"
 # The seeded demo account (its hash is in the seed SQL, not this password).
 DEMO_USER = ("test1", "12345678")

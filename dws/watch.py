@@ -27,7 +27,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from dws import deploy
+from dws import deploy, lab_tls, tls
 from dws import lab as lablib
 
 WINDOW = 5.0  # seconds of traffic the rates are computed over
@@ -39,11 +39,12 @@ class Traffic:
 
     url: str
     rate: float
+    verify: str | bool = True  # the CA bundle that signed the front's certificate
     records: deque = field(default_factory=lambda: deque(maxlen=20000))
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
-        with requests.Session() as s:
+        with tls.client_session(self.verify) as s:
             next_at = time.monotonic()
             while not self.stop.is_set():
                 started = time.monotonic()
@@ -162,7 +163,7 @@ def keys():
 def run(lab: lablib.Lab, interval: float = 1.0, rate: float = 10.0, url: str | None = None) -> None:
     """Show the view until q or Ctrl-C."""
     lab.docker("node", "ls", "-q", timeout=20)  # fails early, with one line, if the lab is gone
-    traffic = Traffic(url or lab.lb_url, rate)
+    traffic = Traffic(url or lab.lb_url, rate, verify=str(lab_tls.CA_CERT))
     thread = threading.Thread(target=traffic.run, name="watch-traffic", daemon=True)
     thread.start()
     try:

@@ -10,19 +10,54 @@ from dws.commands.types import listen
 from dws.util import UsageError
 
 NAME = "front-lb"
-HELP = "print an nginx config for a load balancer in front of the nodes' port 80"
+HELP = "print an nginx config for a load balancer in front of the nodes' port 443"
+SYSTEM_CA = "/etc/ssl/certs/ca-certificates.crt"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("addresses", nargs="+", metavar="ADDRESS", help="node HOST or HOST:PORT")
     p.add_argument(
-        "--listen", type=listen, default="80", help="nginx `listen` value: PORT or ADDRESS:PORT"
+        "addresses", nargs="+", metavar="ADDRESS", help="node HOST or HOST:PORT (port 443)"
+    )
+    p.add_argument(
+        "--listen",
+        type=listen,
+        default="443",
+        help="nginx `listen` value of the HTTPS side: PORT or ADDRESS:PORT (default 443)",
+    )
+    p.add_argument(
+        "--http-listen",
+        type=listen,
+        default="80",
+        help="`listen` value of the plain HTTP side, which redirects to HTTPS (default 80)",
+    )
+    p.add_argument(
+        "--certificate",
+        required=True,
+        metavar="FILE",
+        help="the site's certificate (PEM), as the nodes serve it",
+    )
+    p.add_argument("--key", required=True, metavar="FILE", help="the certificate's key (PEM)")
+    p.add_argument(
+        "--node-name",
+        required=True,
+        metavar="NAME",
+        help="a name the nodes' certificate is valid for, checked on every connection",
+    )
+    p.add_argument(
+        "--trusted-ca",
+        default=SYSTEM_CA,
+        metavar="FILE",
+        help=f"the CA that signed the nodes' certificate (default {SYSTEM_CA})",
     )
     p.add_argument(
         "--state-dir",
         default="/var/lib/dws-front",
         help="directory for nginx's pid, temp files and error log (default /var/lib/dws-front)",
     )
+
+
+def _https_port(value: str) -> int:
+    return int(value.rsplit(":", 1)[-1])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,6 +71,23 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
     state = Path(args.state_dir)
     if not state.is_absolute() or any(c in args.state_dir for c in ";{}\"' \n"):
-        raise UsageError(f"--state-dir must be an absolute path without spaces: {args.state_dir!r}")
-    sys.stdout.write(frontlb.render(servers, listen=args.listen, state_dir=state))
+        raise UsageError(f"--state-dir must be absolute, without spaces: {args.state_dir!r}")
+    tls = frontlb.FrontTls(
+        certificate=Path(args.certificate),
+        key=Path(args.key),
+        trusted_ca=Path(args.trusted_ca),
+        node_name=args.node_name,
+    )
+    try:
+        config = frontlb.render(
+            servers,
+            listen=args.listen,
+            state_dir=state,
+            tls=tls,
+            http_listen=args.http_listen,
+            https_port=_https_port(args.listen),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    sys.stdout.write(config)
     return 0

@@ -17,8 +17,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     up.add_argument(
         "--port",
         type=port_or_zero,
+        default=8443,
+        help="loopback port of the front load balancer's HTTPS (default 8443; 0 picks a free one)",
+    )
+    up.add_argument(
+        "--http-port",
+        type=port_or_zero,
         default=8080,
-        help="loopback port of the front load balancer (default 8080; 0 picks a free one)",
+        help="loopback port of its plain HTTP, which redirects to HTTPS "
+        "(default 8080; 0 picks a free one)",
     )
     up.add_argument(
         "--no-bases",
@@ -42,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from dws import lab
 
     if args.lab_command == "up":
-        lab.up(lb_port=args.port, bases=not args.no_bases)
+        lab.up(lb_port=args.port, http_port=args.http_port, bases=not args.no_bases)
         lab.status()
     elif args.lab_command == "down":
         lab.down(images=args.images)

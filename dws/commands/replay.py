@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     report_path = replay_ha.REPORT_HA if args.db_nodes == 3 else replay.REPORT
     timeline = replay_ha.TIMELINE_HA if args.db_nodes == 3 else replay.TIMELINE
     created = not lab.STATE_FILE.exists()
-    the_lab = lab.up(lb_port=0) if created else lab.Lab.load()
+    the_lab = lab.up(lb_port=0, http_port=0) if created else lab.Lab.load()
     try:
         report = mode.run(the_lab, remove_stack=not args.keep)
     finally:

@@ -89,7 +89,7 @@ def _login(browser, base_url) -> None:
 
 @pytest.mark.parametrize("case", list(HOSTILE))
 def test_hostile_name_is_text_and_deleted_only_after_confirmation(
-    browser, base_url, citydb, tmp_path, case
+    browser, base_url, edge, citydb, tmp_path, case
 ):
     name = HOSTILE[case]
     created = requests.post(
@@ -97,6 +97,7 @@ def test_hostile_name_is_text_and_deleted_only_after_confirmation(
         json={"countryname": name, "countrycode": "HX"},
         headers=basic_auth(*DEMO_USER),
         timeout=10,
+        verify=edge.ca,
     )
     assert created.status_code == 201
     row = created.json()["id"]

@@ -17,21 +17,24 @@ from pathlib import Path
 import docker
 import pytest
 
-from dws import standins
+from dws import standins, tls
 from dws.util import wait_until
 
 from dockerlib import (
     NAMESPACE,
     OFFICIAL,
     REGISTRIES_USED,
+    SITE_NAME,
     AppContainers,
     Built,
     Containers,
     Registry,
+    SiteTls,
     registry_process,
     run_build,
     server_tag,
     untag_registries,
+    write_site_tls,
 )
 
 
@@ -135,6 +138,18 @@ def secrets_dir(tmp_path_factory) -> Path:
     for f in d.iterdir():
         f.chmod(0o644)  # the container users (mysql, bootservice) must read them
     return d
+
+
+@pytest.fixture(scope="session")
+def test_ca() -> tls.CertificateAuthority:
+    """The CA of the docker tier's site certificates."""
+    return tls.CertificateAuthority.create("dws docker-tier CA")
+
+
+@pytest.fixture(scope="session")
+def site_tls(tmp_path_factory, test_ca) -> SiteTls:
+    """A good certificate for SITE_NAME, as nginx's two secrets."""
+    return write_site_tls(tmp_path_factory.mktemp("site-tls"), test_ca, test_ca.issue([SITE_NAME]))
 
 
 @pytest.fixture(scope="session")

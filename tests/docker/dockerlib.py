@@ -12,11 +12,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
 import requests
+import requests.adapters
 
+from dws import tls
 from dws.util import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -251,3 +254,57 @@ def untag_registries(api: docker.APIClient, registries: set[str]) -> None:
             if any(tag.startswith(f"{reg}/") for reg in registries):
                 with contextlib.suppress(docker.errors.APIError):
                     api.remove_image(tag, noprune=True)
+
+
+# ------------------------------------------------------------------- TLS
+
+# The name the test certificates are issued for: containers are reached by
+# address, and the TLS clients below ask for (and check) this name.
+SITE_NAME = "nginx.dws.test"
+
+
+@dataclass(frozen=True)
+class SiteTls:
+    """A CA and the files nginx reads as its secrets, in one directory."""
+
+    directory: Path  # mounted at /run/secrets
+    ca: Path
+
+    @property
+    def binds(self) -> dict[str, dict]:
+        """The directory as the container's /run/secrets."""
+        return {str(self.directory): {"bind": "/run/secrets", "mode": "ro"}}
+
+
+def write_site_tls(directory: Path, ca: Any, pair: Any) -> SiteTls:
+    """`pair` (a dws.tls.ServerCertificate) as nginx_tls_certificate and
+    nginx_tls_key in `directory`, readable by the container's nginx user."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "nginx_tls_certificate").write_bytes(pair.cert_pem)
+    (directory / "nginx_tls_key").write_bytes(pair.key_pem)
+    (directory / "ca.pem").write_bytes(ca.cert_pem)
+    directory.chmod(0o755)
+    for f in directory.iterdir():
+        f.chmod(0o644)
+    return SiteTls(directory, directory / "ca.pem")
+
+
+class _NamedHostAdapter(requests.adapters.HTTPAdapter):
+    """Connects to whatever address a URL names, but asks for and verifies
+    the certificate of `hostname`."""
+
+    def __init__(self, hostname: str) -> None:
+        self.hostname = hostname
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["server_hostname"] = self.hostname
+        kwargs["assert_hostname"] = self.hostname
+        super().init_poolmanager(*args, **kwargs)
+
+
+def https_session(ca: Path, hostname: str = SITE_NAME) -> requests.Session:
+    """A session trusting `ca` and expecting a certificate for `hostname`."""
+    session = tls.client_session(ca)
+    session.mount("https://", _NamedHostAdapter(hostname))
+    return session

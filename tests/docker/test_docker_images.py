@@ -6,12 +6,13 @@ import datetime as dt
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 
 import pymysql
 import pytest
 import requests
 
-from dockerlib import ROOT, read_secret
+from dockerlib import ROOT, https_session, read_secret
 
 pytestmark = pytest.mark.docker
 
@@ -226,51 +227,61 @@ def test_broken_image_serves_but_turns_unhealthy(containers, pulled, stack):
 
 
 @pytest.fixture(scope="module")
-def nginx(pulled, containers, stack):
-    """nginx in front of the two bootservice containers, both named `bootservice`."""
+def nginx(pulled, containers, stack, site_tls):
+    """nginx (HTTPS, its secrets mounted) in front of the two bootservice
+    containers, both named `bootservice`."""
     # The stack's two bootservice containers both answer to `bootservice`,
     # like two swarm replicas with endpoint_mode dnsrr.
-    proxy = containers.run(pulled.image("nginx"), "nginx", network=stack.network)
+    proxy = containers.run(
+        pulled.image("nginx"), "nginx", network=stack.network, binds=site_tls.binds
+    )
     containers.wait_health(proxy, "healthy", 60)
-    return f"http://{containers.ip(proxy)}", proxy
+    return f"https://{containers.ip(proxy)}", proxy
 
 
-def test_nginx_proxies_to_bootservice_with_headers(nginx, wait_for):
+@pytest.fixture(scope="module")
+def http(site_tls) -> Iterator[requests.Session]:
+    """A client trusting the test CA, expecting the site's name."""
+    with https_session(site_tls.ca) as session:
+        yield session
+
+
+def test_nginx_proxies_to_bootservice_with_headers(nginx, http, wait_for):
     base, _ = nginx
-    r = wait_for(lambda: (x := requests.get(f"{base}/countries", timeout=10)).ok and x)
+    r = wait_for(lambda: (x := http.get(f"{base}/countries", timeout=10)).ok and x)
     assert "国家(地区)列表" in r.text
     assert r.headers["X-Served-By"]
     assert r.headers["Server"] == "nginx"  # server_tokens off: no version
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert r.headers["X-Frame-Options"] == "DENY"
     assert "Referrer-Policy" in r.headers
-    big = requests.get(
-        f"{base}/countries?rows=100", headers={"Accept-Encoding": "gzip"}, timeout=10
-    )
+    big = http.get(f"{base}/countries?rows=100", headers={"Accept-Encoding": "gzip"}, timeout=10)
     assert big.headers.get("Content-Encoding") == "gzip"
-    health = requests.get(f"{base}/nginx-health", timeout=5)
+    health = http.get(f"{base}/nginx-health", timeout=5)
     assert health.status_code == 200 and health.text.strip() == "ok"
 
 
-def test_nginx_balances_across_replicas_and_runs_as_non_root(nginx, containers, stack):
+def test_nginx_balances_across_replicas_and_runs_as_non_root(nginx, http, containers, stack):
     base, proxy = nginx
-    served = {requests.get(f"{base}/healthz", timeout=10).headers["X-Served-By"] for _ in range(20)}
+    served = {http.get(f"{base}/healthz", timeout=10).headers["X-Served-By"] for _ in range(20)}
     assert len(served) >= 2, served
     code, uid = containers.exec(proxy, ["sh", "-c", "id -u; cat /proc/1/status | grep ^Uid"])
     assert code == 0 and uid.split()[0] != "0"
 
 
-def test_nginx_without_upstream_starts_and_shows_the_friendly_page(pulled, containers):
+def test_nginx_without_upstream_starts_and_shows_the_friendly_page(
+    pulled, containers, site_tls, http
+):
     net = containers.network()  # no `bootservice` on this network
-    proxy = containers.run(pulled.image("nginx"), "nginx-alone", network=net)
+    proxy = containers.run(pulled.image("nginx"), "nginx-alone", network=net, binds=site_tls.binds)
     containers.wait_health(proxy, "healthy", 60)
-    r = requests.get(f"http://{containers.ip(proxy)}/countries", timeout=15)
+    r = http.get(f"https://{containers.ip(proxy)}/countries", timeout=15)
     assert r.status_code == 502
     assert "Service temporarily unavailable" in r.text
     assert r.headers["X-Frame-Options"] == "DENY"
 
 
-def test_nginx_retries_the_next_replica_when_one_dies(nginx, containers, stack, pulled):
+def test_nginx_retries_the_next_replica_when_one_dies(nginx, http, containers, stack, pulled):
     """A stopped replica costs no failed request: nginx retries the other one."""
     base, _ = nginx
     api = containers.api
@@ -284,7 +295,7 @@ def test_nginx_retries_the_next_replica_when_one_dies(nginx, containers, stack, 
     )
     containers.wait_health(spare, "healthy", 90)
     api.kill(spare)
-    statuses = [requests.get(f"{base}/healthz", timeout=15).status_code for _ in range(30)]
+    statuses = [http.get(f"{base}/healthz", timeout=15).status_code for _ in range(30)]
     assert statuses == [200] * 30
 
 

@@ -40,7 +40,15 @@ def service(config: str, name: str) -> str:
 def test_stack_yml_parses_with_host_mode_nginx_on_every_node():
     config = stack_config("stack.yml", MYSQL_VERSION="10.11", NGINX_VERSION="1.22")
     nginx = service(config, "nginx")
-    assert re.search(r"ports:\n\s+- mode: host\n\s+target: 80\n\s+published: 80", nginx), nginx
+    for port in (80, 443):
+        assert re.search(rf"- mode: host\n\s+target: {port}\n\s+published: {port}\n", nginx), nginx
+    # The certificate and its key, readable by nginx's uid 101 only (0400).
+    assert re.search(
+        r"- source: nginx_tls_key\n\s+target: nginx_tls_key\n\s+uid: \"101\"\n\s+gid: \"101\"\n"
+        r"\s+mode: 256\n",
+        nginx,
+    ), nginx
+    assert "source: nginx_tls_certificate" in nginx
     assert "mode: global" in nginx
     assert "image: tcr:5000/myhub/nginx:1.22-dws" in nginx
     assert "image: tcr:5000/myhub/mysql:10.11-dws" in service(config, "mysql")
@@ -53,11 +61,12 @@ def test_stack_yml_parses_with_host_mode_nginx_on_every_node():
     assert "encrypted" not in config
 
 
-def test_mesh_override_publishes_port_80_through_the_routing_mesh():
+def test_mesh_override_publishes_ports_80_and_443_through_the_routing_mesh():
     base = stack_config("stack.yml")
     config = stack_config("stack.yml", "stack.mesh.yml")
     nginx = service(config, "nginx")
-    assert re.search(r"ports:\n\s+- mode: ingress\n\s+target: 80\n\s+published: 80", nginx), nginx
+    for port in (80, 443):
+        assert re.search(rf"- mode: ingress\n\s+target: {port}\n\s+published: {port}\n", nginx)
     assert "mode: host" not in nginx, "the host-mode port must be replaced, not added"
     assert "mode: replicated" in nginx and "replicas: 2" in nginx
     assert "mode: global" not in nginx

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from dws import deploy
+from dws import deploy, lab_tls
 from dws import lab as lablib
 from dws.probe import REPORT, Swarm
 
@@ -78,12 +78,12 @@ def timings() -> dict[str, float]:
 
 @pytest.fixture(scope="session")
 def swarm_lab(timings) -> Iterator[lablib.Lab]:
-    """A running lab: `dws lab up --port 0` once, `dws lab down` afterwards."""
+    """A running lab: `dws lab up --port 0 --http-port 0` once, `dws lab down` afterwards."""
     if os.environ.get("DWS_E2E_REUSE_LAB") == "1" and lablib.STATE_FILE.exists():
         _BARE.append(_run("check", "--lab"))
         yield lablib.Lab.load()
         return
-    up = _run("lab", "up", "--port", "0", timeout=1200)
+    up = _run("lab", "up", "--port", "0", "--http-port", "0", timeout=1200)
     timings["lab_up_seconds"] = up.seconds
     if up.status != 0:
         _run("lab", "down")
@@ -123,7 +123,7 @@ class AfterTutorial:
 
 def front_answers(lab: lablib.Lab, count: int = 30) -> list[requests.Response]:
     """`count` GET /countries through the lab's front."""
-    with requests.Session() as s:
+    with lab_tls.session() as s:
         return [s.get(f"{lab.lb_url}/countries", timeout=10) for _ in range(count)]
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import subprocess
 import sys
 import time
 
 import pexpect
 
-from dws import deploy
+from dws import deploy, lab_tls
 from dws.replay import TITLE
 from dws.util import REPO, docker, wait_until
 
@@ -26,7 +28,7 @@ def test_check_lists_what_the_bare_swarm_is_missing(bare_check):
     ran = bare_check
     assert ran.status == 10, ran.output
     missing = [line for line in ran.output.splitlines() if line.startswith("MISSING")]
-    for name in deploy.SECRET_NAMES:
+    for name in (*deploy.SECRET_NAMES, *deploy.TLS_SECRETS):
         assert any(
             f"secret {name}: " in line and "docker secret create" in line for line in missing
         )
@@ -47,6 +49,78 @@ def test_lab_deploy_serves_the_page_from_three_replicas(swarm_lab, deployed_stac
     assert all(r.status_code == 200 and TITLE_1 in r.text for r in responses)
     assert len({r.headers["X-Served-By"] for r in responses}) == 3
     assert {r.headers["X-App-Version"] for r in responses} == {"1.0"}
+
+
+def test_the_front_serves_https_over_http2_with_hsts(swarm_lab, stack_running):
+    """As a person checks it: curl with the lab's CA, then plain http."""
+    ca = str(lab_tls.CA_CERT)
+    done = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--cacert",
+            ca,
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version}",
+            f"{swarm_lab.lb_url}/countries",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    head = done.stdout.lower()
+    assert head.startswith("http/2 200"), done.stdout
+    assert "strict-transport-security: max-age=63072000" in head, done.stdout
+    assert done.stdout.rstrip().endswith("2"), done.stdout  # curl's %{http_version}
+    plain = subprocess.run(
+        ["curl", "-sS", "-D", "-", "-o", "/dev/null", f"{swarm_lab.lb_http_url}/countries?page=2"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert plain.stdout.startswith("HTTP/1.1 301"), plain.stdout
+    assert f"Location: {swarm_lab.lb_url}/countries?page=2" in plain.stdout, plain.stdout
+    # Each node's own port 443 serves the same certificate (the secrets).
+    for node, ip in swarm_lab.nodes.items():
+        direct = subprocess.run(
+            [
+                "curl",
+                "-sS",
+                "--cacert",
+                ca,
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                f"https://{ip}/nginx-health",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert direct.stdout == "200", (node, direct.stdout, direct.stderr)
+
+
+def test_lab_status_prints_both_addresses_and_a_command_that_works(
+    swarm_lab, stack_running, run_dws
+):
+    ran = run_dws("lab", "status")
+    assert ran.status == 0, ran.output
+    assert f"front LB       : {swarm_lab.lb_url}/  (pid " in ran.output
+    assert f"front LB, http : {swarm_lab.lb_http_url}/  (a 301 to the https address)" in (
+        ran.output
+    )
+    tried = next(x for x in ran.output.splitlines() if x.startswith("try            : "))
+    command = shlex.split(tried.split(": ", 1)[1])
+    assert command[:3] == ["curl", "--cacert", str(lab_tls.CA_CERT)], tried
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert any(f"<title>{title}</title>" in done.stdout for title in TITLE.values())
 
 
 def test_check_passes_on_the_deployed_lab(stack_running, run_dws):

@@ -19,7 +19,7 @@ from itertools import count
 import pytest
 import requests
 
-from dws import bench, bench_stack
+from dws import bench, bench_stack, tls
 
 from helpers import DEMO_USER, basic_auth
 
@@ -104,7 +104,7 @@ def test_write_is_visible_to_every_following_read_through_nginx(stack):
     base = f"{stack.url()}/api/v1/countries"
     auth = basic_auth(*DEMO_USER)
     instances = {f"127.0.0.1:{app.port}" for app in stack.apps["bootservice"]}
-    with requests.Session() as http:
+    with tls.client_session(stack.ca) as http:
         # Warm every instance on the old value first, so a read cache, if the
         # service has one, holds the stale row when the write happens.
         for _ in range(60):

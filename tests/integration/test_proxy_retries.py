@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from dws import bench_stack, frontlb
+from dws import bench_stack, frontlb, tls
 from dws.harness import Gunicorn, MariaDB, Nginx
 
 from helpers import DEMO_USER, basic_auth, free_port
@@ -33,12 +33,31 @@ TRACE = {"X-Upstream-Trace": "1"}
 FAST_503_S = 5.0
 
 
-def front_config(prefix: Path, port: int, node_ports: list[int]) -> Path:
+@dataclass
+class Pki:
+    """One CA and the certificate it signed for 127.0.0.1, used by every proxy."""
+
+    ca: Path
+    pair: tuple[Path, Path]
+
+
+def front_config(prefix: Path, port: int, node_ports: list[int], pki: Pki) -> Path:
     """The lab's front load balancer config (`dws front-lb`) over loopback "nodes"."""
     frontlb.make_state_dir(prefix)
     nodes = [(f"node{i}", f"127.0.0.1:{p}") for i, p in enumerate(node_ports, 1)]
     conf = prefix / "nginx.conf"
-    conf.write_text(frontlb.render(nodes, f"127.0.0.1:{port}", prefix))
+    front_tls = frontlb.FrontTls(
+        certificate=pki.pair[0], key=pki.pair[1], trusted_ca=pki.ca, node_name="localhost"
+    )
+    conf.write_text(
+        frontlb.render(
+            nodes,
+            f"127.0.0.1:{port}",
+            prefix,
+            tls=front_tls,
+            http_listen=f"127.0.0.1:{free_port()}",
+        )
+    )
     return conf
 
 
@@ -86,11 +105,11 @@ def _start_nginx(prefix: Path, conf: Path) -> Nginx:
     return server
 
 
-def _wait_ok(url: str) -> None:
+def _wait_ok(url: str, ca: Path) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            if requests.get(url, timeout=2).ok:
+            if requests.get(url, timeout=2, verify=str(ca)).ok:
                 return
         except requests.RequestException:
             pass
@@ -99,7 +118,21 @@ def _wait_ok(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory) -> Iterator[Chain]:
+def pki() -> Iterator[Pki]:
+    directory = nginx_prefix("pki")
+    yield Pki(directory / "ca.pem", bench_stack.site_certificate(directory))
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def http(pki) -> Iterator[requests.Session]:
+    """A client that trusts the proxies' CA."""
+    with tls.client_session(pki.ca) as session:
+        yield session
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory, pki) -> Iterator[Chain]:
     tmp = tmp_path_factory.mktemp("chain")
     db = MariaDB(tmp / "db")
     apps: list[Gunicorn] = []
@@ -117,14 +150,17 @@ def chain(tmp_path_factory) -> Iterator[Chain]:
         app_ports = [app.port for app in apps]
         nodes, front = nginx_prefix("nodes"), nginx_prefix("front")
         prefixes += [nodes, front]
-        conf = bench_stack.nginx_config(nodes, node_ports, {name: app_ports for name in node_ports})
+        conf = bench_stack.nginx_config(
+            nodes, node_ports, {name: app_ports for name in node_ports}, tls_pair=pki.pair
+        )
         proxies.append(_start_nginx(nodes, conf))
         front_port = free_port()
-        proxies.append(_start_nginx(front, front_config(front, front_port, [*node_ports.values()])))
-        node_urls = [f"http://127.0.0.1:{p}" for p in node_ports.values()]
-        for url in [*node_urls, f"http://127.0.0.1:{front_port}"]:
-            _wait_ok(f"{url}/healthz")
-        yield Chain(db, apps, f"http://127.0.0.1:{front_port}", node_urls)
+        front_conf = front_config(front, front_port, [*node_ports.values()], pki)
+        proxies.append(_start_nginx(front, front_conf))
+        node_urls = [f"https://127.0.0.1:{p}" for p in node_ports.values()]
+        for url in [*node_urls, f"https://127.0.0.1:{front_port}"]:
+            _wait_ok(f"{url}/healthz", pki.ca)
+        yield Chain(db, apps, f"https://127.0.0.1:{front_port}", node_urls)
     finally:
         for proxy in reversed(proxies):
             proxy.stop()
@@ -135,9 +171,9 @@ def chain(tmp_path_factory) -> Iterator[Chain]:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def test_attempts_and_request_id_come_back_when_asked(chain):
+def test_attempts_and_request_id_come_back_when_asked(http, chain):
     rid = uuid.uuid4().hex
-    resp = requests.get(
+    resp = http.get(
         f"{chain.front_url}/api/v1/countries/1",
         headers={**TRACE, "X-Request-ID": rid},
         timeout=10,
@@ -152,20 +188,20 @@ def test_attempts_and_request_id_come_back_when_asked(chain):
     # The id reached the replica that answered, and only it.
     assert len(chain.app_log_lines(rid)) == 1
 
-    plain = requests.get(f"{chain.front_url}/api/v1/countries/1", timeout=10)
+    plain = http.get(f"{chain.front_url}/api/v1/countries/1", timeout=10)
     assert plain.status_code == 200
     assert not {
         h for h in plain.headers if h.lower().endswith(("upstream-addr", "upstream-status"))
     }
     # Without a usable id of the caller's, nginx makes one.
     assert re.fullmatch(r"[0-9a-f]{32}", plain.headers["X-Request-ID"])
-    hostile = requests.get(
+    hostile = http.get(
         f"{chain.front_url}/healthz", headers={"X-Request-ID": "a b<script>"}, timeout=10
     )
     assert re.fullmatch(r"[0-9a-f]{32}", hostile.headers["X-Request-ID"])
 
 
-def test_database_down_is_one_fast_503_through_the_chain(chain):
+def test_database_down_is_one_fast_503_through_the_chain(http, chain):
     chain.db.stop()
     try:
         worst = 0.0
@@ -178,7 +214,7 @@ def test_database_down_is_one_fast_503_through_the_chain(chain):
         ] * 2:
             rid = uuid.uuid4().hex
             start = time.monotonic()
-            resp = requests.request(
+            resp = http.request(
                 method,
                 f"{chain.front_url}{path}",
                 headers={**TRACE, **basic_auth(*DEMO_USER), "X-Request-ID": rid},
@@ -201,7 +237,7 @@ def test_database_down_is_one_fast_503_through_the_chain(chain):
         print(f"worst time to a 503 through front -> nginx -> gunicorn: {worst:.3f}s")
     finally:
         chain.db.start()
-    _wait_ok(f"{chain.front_url}/readyz")
+    _wait_ok(f"{chain.front_url}/readyz", Path(http.verify))
 
 
 @pytest.fixture
@@ -214,17 +250,19 @@ def blackhole() -> Iterator[int]:
 
 
 @pytest.fixture
-def node_over() -> Iterator:
+def node_over(pki) -> Iterator:
     """Start a node's nginx over given upstream ports; stopped afterwards."""
     started: list[tuple[Nginx, Path]] = []
 
     def start(ports: list[int]) -> str:
         prefix = nginx_prefix("node")
         port = free_port()
-        conf = bench_stack.nginx_config(prefix, {"bootservice": port}, {"bootservice": ports})
+        conf = bench_stack.nginx_config(
+            prefix, {"bootservice": port}, {"bootservice": ports}, tls_pair=pki.pair
+        )
         started.append((_start_nginx(prefix, conf), prefix))
-        url = f"http://127.0.0.1:{port}"
-        _wait_ok(f"{url}/nginx-health")
+        url = f"https://127.0.0.1:{port}"
+        _wait_ok(f"{url}/nginx-health", pki.ca)
         return url
 
     yield start
@@ -233,30 +271,32 @@ def node_over() -> Iterator:
         shutil.rmtree(prefix, ignore_errors=True)
 
 
-def test_read_without_answer_is_retried_on_another_replica(chain, blackhole, node_over):
+def test_read_without_answer_is_retried_on_another_replica(http, chain, blackhole, node_over):
     # The silent replica is first: each nginx worker's first pick.
     url = node_over([blackhole, chain.apps[0].port])
     start = time.monotonic()
-    resp = requests.get(f"{url}/api/v1/countries/2", headers=TRACE, timeout=30)
+    resp = http.get(f"{url}/api/v1/countries/2", headers=TRACE, timeout=30)
     took = time.monotonic() - start
     assert resp.status_code == 200 and resp.json()["countrycode"] == "AF"
     assert resp.headers["X-Upstream-Status"] == "504, 200"
     assert 9.5 < took < 12, took  # proxy_read_timeout 10s, then the next replica
 
 
-def test_post_sent_to_a_silent_replica_is_not_resent(chain, blackhole, node_over, auth_header):
+def test_post_sent_to_a_silent_replica_is_not_resent(
+    http, chain, blackhole, node_over, auth_header
+):
     url = node_over([blackhole, chain.apps[0].port])
     key = f'"{uuid.uuid4()}"'
     body = {"countryname": "Silentia", "countrycode": "SI"}
     headers = {**auth_header, **TRACE, "Idempotency-Key": key}
-    first = requests.post(f"{url}/api/v1/countries", json=body, headers=headers, timeout=30)
+    first = http.post(f"{url}/api/v1/countries", json=body, headers=headers, timeout=30)
     # Sent to the silent replica, then no answer: nginx cannot know whether
     # it was applied, so it does not send it elsewhere.
     assert first.status_code == 504
     assert first.headers["X-Upstream-Status"] == "504"
     # The client repeats it with its key until it learns the outcome.
     for _ in range(3):
-        again = requests.post(f"{url}/api/v1/countries", json=body, headers=headers, timeout=30)
+        again = http.post(f"{url}/api/v1/countries", json=body, headers=headers, timeout=30)
         if again.status_code == 201:
             break
     assert again.status_code == 201

@@ -9,8 +9,11 @@ import sys
 
 import pytest
 
-from dws import check, cli, commands, frontlb, lab, watch
+from dws import check, cli, commands, frontlb, lab, tls, watch
 from dws.util import free_port
+
+# The front's TLS files, which every front-lb command line names.
+FRONT_TLS = ["--certificate", "/c.pem", "--key", "/k.pem", "--node-name", "www.example"]
 
 
 def dws(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -75,10 +78,10 @@ def test_top_level_help_lists_commands_and_exit_statuses():
         (["watch", "--interval", "-1"], "must be in (0, 1000]"),
         (["tutorial", "--pauses"], "unrecognized arguments: --pauses"),
         (["front-lb"], "the following arguments are required: ADDRESS"),
-        (["front-lb", "10.0.0.1;", "cloud02"], "not a host name or IP address: '10.0.0.1;'"),
-        (["front-lb", "cloud02:99999"], "not a port in 'cloud02:99999'"),
+        (["front-lb", "10.0.0.1;", "cloud02", *FRONT_TLS], "not a host name or IP address"),
+        (["front-lb", "cloud02:99999", *FRONT_TLS], "not a port in 'cloud02:99999'"),
         (["front-lb", "--listen", "80; evil", "cloud02"], "--listen: not PORT, ADDRESS:PORT"),
-        (["front-lb", "--state-dir", "rel", "cloud02"], "--state-dir must be an absolute path"),
+        (["front-lb", "--state-dir", "rel", "cloud02", *FRONT_TLS], "--state-dir must be absolute"),
         (["check", "--registry-address", "tcr"], "--registry-address wants NAME=HOST:PORT"),
     ],
 )
@@ -106,16 +109,44 @@ def test_check_without_an_engine_is_status_3():
 
 
 def test_front_lb_prints_a_config_nginx_accepts(tmp_path):
-    done = dws("front-lb", "10.1.2.3", "node-b.example:8080", "[fd00::3]", "--listen", "8099")
+    ca = tls.CertificateAuthority.create("test CA")
+    ca.write(tmp_path / "ca.pem", tmp_path / "ca-key.pem")
+    ca.issue(["www.example"]).write(tmp_path / "site.pem", tmp_path / "site-key.pem")
+    done = dws(
+        "front-lb",
+        "10.1.2.3",
+        "node-b.example:8443",
+        "[fd00::3]",
+        "--listen",
+        "8099",
+        "--http-listen",
+        "127.0.0.1:8098",
+        "--certificate",
+        str(tmp_path / "site.pem"),
+        "--key",
+        str(tmp_path / "site-key.pem"),
+        "--node-name",
+        "www.example",
+        "--trusted-ca",
+        str(tmp_path / "ca.pem"),
+    )
     assert done.returncode == 0, done.stderr
     conf = done.stdout
-    assert "server 10.1.2.3:80 max_fails=1 fail_timeout=2s;" in conf
-    assert "server node-b.example:8080 max_fails=1" in conf
-    assert "server [fd00::3]:80 max_fails=1" in conf
-    assert "listen 8099;" in conf
+    assert "server 10.1.2.3:443 max_fails=1 fail_timeout=2s;" in conf
+    assert "server node-b.example:8443 max_fails=1" in conf
+    assert "server [fd00::3]:443 max_fails=1" in conf
+    assert "listen 8099 ssl http2;" in conf
+    assert "listen 127.0.0.1:8098;" in conf
+    # The plain side redirects to the HTTPS side's port.
+    assert "return 301 https://$host:8099$request_uri;" in conf
+    assert "proxy_pass https://swarm_nodes;" in conf
+    assert "proxy_ssl_verify on;" in conf
+    assert f"proxy_ssl_trusted_certificate {tmp_path / 'ca.pem'};" in conf
+    assert "proxy_ssl_name www.example;" in conf
     assert "proxy_next_upstream error timeout http_502 http_504;" in conf
     assert "@" not in conf.replace("$", "")  # every placeholder filled
-    # nginx's own parser: the same text with the state under tmp_path.
+    # nginx's own parser (which also loads the certificate and key): the
+    # same text with the state under tmp_path.
     state = tmp_path / "state"
     frontlb.make_state_dir(state)
     path = tmp_path / "front.conf"
@@ -129,13 +160,46 @@ def test_front_lb_prints_a_config_nginx_accepts(tmp_path):
     assert test.returncode == 0 or "host not found in upstream" in test.stderr, test.stderr
 
 
+def test_front_lb_on_port_443_redirects_without_a_port(tmp_path):
+    conf = dws(
+        "front-lb",
+        "10.1.2.3",
+        "--certificate",
+        "/etc/dws/site.pem",
+        "--key",
+        "/etc/dws/site-key.pem",
+        "--node-name",
+        "www.example",
+    ).stdout
+    assert "listen 443 ssl http2;" in conf and "listen 80;" in conf
+    assert "return 301 https://$host$request_uri;" in conf
+    assert "proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;" in conf
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--key", "/k.pem", "--node-name", "n"], "--certificate"),
+        (["--certificate", "c.pem", "--key", "/k.pem", "--node-name", "n"], "absolute path"),
+        (["--certificate", "/c.pem", "--key", "/k.pem", "--node-name", "a;b"], "not a host name"),
+        (["--certificate", "/c pem", "--key", "/k.pem", "--node-name", "n"], "absolute path"),
+    ],
+)
+def test_front_lb_refuses_bad_tls_arguments(args, message):
+    done = dws("front-lb", "10.1.2.3", *args)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dws front-lb: error: "), done.stderr
+    assert message in lines[0]
+
+
 @pytest.mark.parametrize(
     "text,expected",
     [
-        ("10.0.0.1", "10.0.0.1:80"),
+        ("10.0.0.1", "10.0.0.1:443"),
         ("cloud01:8080", "cloud01:8080"),
         ("[::1]:81", "[::1]:81"),
-        ("[::1]", "[::1]:80"),
+        ("[::1]", "[::1]:443"),
     ],
 )
 def test_front_lb_addresses(text, expected):
