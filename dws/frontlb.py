@@ -69,25 +69,35 @@ def parse_address(text: str, default_port: int = 443) -> str:
     return f"{host}:{int(port)}"
 
 
+def check_path(what: str, path: Path) -> None:
+    """ValueError unless `path` can stand in the config as it is: absolute,
+    and without a character nginx would read as syntax or a variable."""
+    if not path.is_absolute() or any(c in str(path) for c in ";{}\"' \n$"):
+        raise ValueError(
+            f"{what} must be absolute: an absolute path with no spaces, quotes, ;, {{, }} "
+            f"or $, got {str(path)!r}"
+        )
+
+
 def render(
     servers: list[tuple[str, str]],
     listen: str,
     state_dir: Path,
     tls: FrontTls,
     http_listen: str,
-    https_port: int = 443,
 ) -> str:
     """The nginx configuration for ``servers`` [(name, host:port)]: HTTPS on
-    ``listen``, and on ``http_listen`` a redirect to HTTPS on ``https_port``."""
+    ``listen`` (PORT or ADDRESS:PORT), and on ``http_listen`` a redirect to
+    that port."""
     if not servers:
         raise ValueError("at least one node address is needed")
-    paths = {"certificate": tls.certificate, "key": tls.key, "trusted_ca": tls.trusted_ca}
-    for what, path in paths.items():
-        if not path.is_absolute() or any(c in str(path) for c in ";{}\"' \n$"):
-            raise ValueError(f"the {what} must be an absolute path without spaces: {path}")
+    check_path("the certificate", tls.certificate)
+    check_path("the key", tls.key)
+    check_path("the trusted CA", tls.trusted_ca)
     labels = tls.node_name.split(".")
     if not all(label.replace("-", "").isalnum() and label.isascii() for label in labels):
         raise ValueError(f"not a host name: {tls.node_name!r}")
+    https_port = int(listen.rsplit(":", 1)[-1])
     lines = "\n".join(
         f"        server {address} max_fails=1 fail_timeout=2s;  # {name}"
         for name, address in servers

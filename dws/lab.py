@@ -411,7 +411,6 @@ def _start_lb(lab_nodes: dict[str, str], port: int, http_port: int) -> int:
                 node_name=lab_tls.SITE_NAME,
             ),
             http_listen=f"127.0.0.1:{http_port}",
-            https_port=port,
         )
     )
     frontlb.make_state_dir(lb.prefix)

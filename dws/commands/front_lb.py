@@ -56,10 +56,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _https_port(value: str) -> int:
-    return int(value.rsplit(":", 1)[-1])
-
-
 def run(args: argparse.Namespace) -> int:
     from dws import frontlb
 
@@ -70,8 +66,6 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     state = Path(args.state_dir)
-    if not state.is_absolute() or any(c in args.state_dir for c in ";{}\"' \n"):
-        raise UsageError(f"--state-dir must be absolute, without spaces: {args.state_dir!r}")
     tls = frontlb.FrontTls(
         certificate=Path(args.certificate),
         key=Path(args.key),
@@ -79,13 +73,13 @@ def run(args: argparse.Namespace) -> int:
         node_name=args.node_name,
     )
     try:
+        frontlb.check_path("--state-dir", state)
         config = frontlb.render(
             servers,
             listen=args.listen,
             state_dir=state,
             tls=tls,
             http_listen=args.http_listen,
-            https_port=_https_port(args.listen),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
