@@ -27,8 +27,10 @@
 
 The node and registry images are built from Debian packages with mmdebstrap
 (so the lab needs no registry to pull from) and cached by a tag derived from
-their recipe. The lab's addresses live in ``build/lab/state.json``; the e2e
-tests use the same code through :func:`up`, :func:`down` and :class:`Lab`.
+their recipe. The nodes run Docker Engine 26 (Debian 13's docker.io) unless
+``--engine 20.10`` asks for Debian 12's. The lab's addresses live in
+``build/lab/state.json``; the e2e tests use the same code through
+:func:`up`, :func:`down` and :class:`Lab`.
 """
 
 from __future__ import annotations
@@ -72,12 +74,16 @@ DEFAULT_LB_HTTP_PORT = 8080  # the front's plain HTTP: a redirect to HTTPS
 INNER_BIP = "192.168.250.1/24"
 INNER_POOL = "base=192.168.252.0/22,size=24"
 
-NODE_RECIPE = {
-    "packages": ["docker.io", "iptables", "ca-certificates", "iproute2", "procps", "curl"],
-    "changes": [f"LABEL {LABEL}=node", "ENV container=docker", "VOLUME /var/lib/docker"],
-    "uploads": [],
-}
+# The nodes' Docker Engine: the Debian release whose docker.io packages it.
+# 26 is the default (what users run: healthcheck start_interval, API 1.45);
+# 20.10 stays available so the stack is shown to work on an older swarm too.
+ENGINES = {"26": "trixie", "20.10": "bookworm"}
+DEFAULT_ENGINE = "26"
+NODE_PACKAGES = ["docker.io", "iptables", "ca-certificates", "iproute2", "procps", "curl"]
+# From trixie on, the docker CLI is a package of its own.
+EXTRA_NODE_PACKAGES = {"trixie": ["docker-cli"]}
 REGISTRY_RECIPE = {
+    "suite": "bookworm",
     "packages": ["docker-registry", "ca-certificates"],
     "changes": [
         f"LABEL {LABEL}=registry",
@@ -140,6 +146,19 @@ def inspect(kind: str, name: str) -> dict | None:
 # ---------------------------------------------------------------- images
 
 
+def node_recipe(engine: str) -> dict:
+    """The recipe of a node image with Docker Engine ``engine`` (a key of ENGINES)."""
+    if engine not in ENGINES:
+        raise LabError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    suite = ENGINES[engine]
+    return {
+        "suite": suite,
+        "packages": NODE_PACKAGES + EXTRA_NODE_PACKAGES.get(suite, []),
+        "changes": [f"LABEL {LABEL}=node", "ENV container=docker", "VOLUME /var/lib/docker"],
+        "uploads": [],
+    }
+
+
 def recipe_tag(name: str, recipe: dict) -> str:
     """The image tag for a recipe: changes to packages, options or files rebuild."""
     h = hashlib.sha256()
@@ -147,15 +166,15 @@ def recipe_tag(name: str, recipe: dict) -> str:
     for src, dst in recipe["uploads"]:
         h.update(dst.encode())
         h.update(Path(src).read_bytes())
-    return f"{PREFIX}/{name}:bookworm-{h.hexdigest()[:12]}"
+    return f"{PREFIX}/{name}:{recipe['suite']}-{h.hexdigest()[:12]}"
 
 
-def ensure_images() -> dict[str, str]:
+def ensure_images(engine: str = DEFAULT_ENGINE) -> dict[str, str]:
     """Build the node and registry images unless their tags exist; return the tags.
 
-    The two mmdebstrap runs go in parallel (about 30 s each, mostly downloads).
+    The two mmdebstrap runs go in parallel (about 15-30 s each, mostly downloads).
     """
-    wanted = {"node": NODE_RECIPE, "registry": REGISTRY_RECIPE}
+    wanted = {"node": node_recipe(engine), "registry": REGISTRY_RECIPE}
     tags = {name: recipe_tag(name, recipe) for name, recipe in wanted.items()}
     missing = [name for name, tag in tags.items() if inspect("image", tag) is None]
     if not missing:
@@ -174,7 +193,7 @@ def ensure_images() -> dict[str, str]:
                 "--include=" + ",".join(recipe["packages"]),
             ]
             cmd += [f"--customize-hook=upload {src} {dst}" for src, dst in recipe["uploads"]]
-            cmd += ["bookworm", str(tarball)]
+            cmd += [recipe["suite"], str(tarball)]
             log(f"building image {tags[name]} with mmdebstrap ({', '.join(recipe['packages'])})")
             procs[name] = (
                 subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT),
@@ -206,6 +225,8 @@ class Lab:
     lb_pid: int
     lb_http_port: int = 0  # plain HTTP, which redirects to lb_port
     bases: dict[str, str] = field(default_factory=dict)  # stand-in base images in cloud01
+    engine: str = DEFAULT_ENGINE  # the key of ENGINES the nodes were built for
+    engine_version: str = ""  # what the nodes' dockerd reports, e.g. 26.1.5+dfsg1
 
     @property
     def build_command(self) -> str:
@@ -452,13 +473,18 @@ def _choose_port(port: int, flag: str) -> int:
 
 
 def up(
-    lb_port: int = DEFAULT_LB_PORT, http_port: int = DEFAULT_LB_HTTP_PORT, bases: bool = True
+    lb_port: int = DEFAULT_LB_PORT,
+    http_port: int = DEFAULT_LB_HTTP_PORT,
+    bases: bool = True,
+    engine: str = DEFAULT_ENGINE,
 ) -> Lab:
     """Create the whole lab and return it; LabError (after cleaning up) on failure.
 
-    With ``bases`` (and unless DWS_OFFICIAL_BASES=1) the stand-in base images
-    are copied into cloud01 so that build.py can build there.
+    The nodes run Docker Engine ``engine`` (a key of ENGINES). With ``bases``
+    (and unless DWS_OFFICIAL_BASES=1) the stand-in base images are copied
+    into cloud01 so that build.py can build there.
     """
+    node_recipe(engine)  # an unknown engine fails before anything is created
     if STATE_FILE.exists() or inspect("container", f"{PREFIX}-{MANAGER}"):
         raise LabAlreadyUp("a lab is already up (dws lab status | down)")
     if docker("info", "--format", "{{.ServerVersion}}", check=False).strip() == "":
@@ -471,7 +497,7 @@ def up(
     if http_port == lb_port:
         raise PortInUse(f"--port and --http-port are both {lb_port}")
     started = time.monotonic()
-    tags = ensure_images()
+    tags = ensure_images(engine)
     try:
         _create_network()
         docker(
@@ -507,13 +533,20 @@ def up(
             )
         nodes = {node: _container_ip(f"{PREFIX}-{node}") for node in NODES}
         registry_ip = _container_ip(REGISTRY_CONTAINER)
-        log(f"nodes up: {', '.join(f'{n} {ip}' for n, ip in nodes.items())}")
         lab = Lab(
             nodes=nodes,
             registry_ip=registry_ip,
             lb_port=lb_port,
             lb_pid=0,
             lb_http_port=http_port,
+            engine=engine,
+        )
+        lab.engine_version = lab.node_docker(
+            MANAGER, "info", "--format", "{{.ServerVersion}}"
+        ).strip()
+        log(
+            f"nodes up on Docker Engine {lab.engine_version}: "
+            f"{', '.join(f'{n} {ip}' for n, ip in nodes.items())}"
         )
         lab.node_docker(MANAGER, "swarm", "init", "--advertise-addr", nodes[MANAGER])
         token = lab.node_docker(MANAGER, "swarm", "join-token", "-q", "worker").strip()
@@ -628,7 +661,7 @@ def down(quiet: bool = False, images: bool = False) -> None:
 def status() -> None:
     """Print the nodes, services, addresses, registry and front load balancer URL."""
     lab = Lab.load()
-    print(f"manager engine : DOCKER_HOST={lab.manager_host}")
+    print(f"manager engine : DOCKER_HOST={lab.manager_host} (Docker Engine {lab.engine_version})")
     for node, ip in lab.nodes.items():
         role = "manager" if node == MANAGER else "worker"
         print(f"{node:<15}: {ip:<15} {role}, https://{ip}/")

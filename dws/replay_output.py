@@ -13,6 +13,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from dws import swarm_timing
+from dws.deploy import BOOT
 from dws.replay_report import (
     MAX_RETRIED_SHARE,
     MAX_SECONDS,
@@ -148,12 +149,16 @@ def build_report(run: Run) -> dict[str, Any]:
         "writes": writes_section(run),
         "total_seconds": round(time.monotonic() - run.started, 1),
         "swarm_timing": {
-            "summary": swarm_timing.summary(breakdowns),
+            # A bootservice replica's start-up; the database's is in its steps.
+            "summary": swarm_timing.summary(breakdowns, BOOT),
             "inconsistencies": [
                 p for name, b in breakdowns.items() for p in swarm_timing.inconsistencies(name, b)
             ],
         },
         "bounds": bounds(),
+        # The swarm it ran on: the nodes' Docker Engine (the e2e tier adds
+        # the lab commands' wall times here).
+        "lab": {"engine": run.lab.engine, "engine_version": run.lab.engine_version},
         **run.extra,
     }
 

@@ -251,11 +251,15 @@ def inconsistencies(step: str, figures: dict[str, Any]) -> list[str]:
     return out
 
 
-def summary(breakdowns: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Medians over every new task of the run that turned healthy: the
-    replica's own start-up, independent of the step."""
+def summary(breakdowns: dict[str, dict[str, Any]], service: str | None = None) -> dict[str, Any]:
+    """Medians over every new task of the run (of ``service``, if given) that
+    turned healthy: the replica's own start-up, independent of the step."""
     tasks = [
-        t for b in breakdowns.values() for t in b.get("tasks", []) if t["healthy_s"] is not None
+        t
+        for b in breakdowns.values()
+        if service is None or b.get("service") == service
+        for t in b.get("tasks", [])
+        if t["healthy_s"] is not None
     ]
 
     def med(name: str) -> float | None:
@@ -265,6 +269,7 @@ def summary(breakdowns: dict[str, dict[str, Any]]) -> dict[str, Any]:
     waits = [t["healthy_s"] - t["ready_s"] for t in tasks if t.get("ready_s") is not None]
     routed = [t["served_s"] - t["healthy_s"] for t in tasks if t.get("served_s") is not None]
     return {
+        "service": service,
         "healthy_tasks": len(tasks),
         "median_ready_s": med("ready_s"),
         "median_first_probe_s": med("first_probe_s"),

@@ -28,6 +28,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(default 8080; 0 picks a free one)",
     )
     up.add_argument(
+        "--engine",
+        choices=("26", "20.10"),
+        default="26",
+        help="the nodes' Docker Engine: 26 (Debian 13's docker.io, the default) or 20.10 "
+        "(Debian 12's)",
+    )
+    up.add_argument(
         "--no-bases",
         action="store_true",
         help="do not copy the stand-in base images into cloud01 (where the official "
@@ -49,7 +56,12 @@ def run(args: argparse.Namespace) -> int:
     from dws import lab
 
     if args.lab_command == "up":
-        lab.up(lb_port=args.port, http_port=args.http_port, bases=not args.no_bases)
+        lab.up(
+            lb_port=args.port,
+            http_port=args.http_port,
+            bases=not args.no_bases,
+            engine=args.engine,
+        )
         lab.status()
     elif args.lab_command == "down":
         lab.down(images=args.images)

@@ -1,11 +1,13 @@
 """Fixtures of the e2e tier: one three-node swarm lab for the whole session.
 
-`dws lab up` brings it up once and `dws lab down` removes it at the end, also
-when a test fails. Every test asks for the lab state it needs, whatever ran
-before it: `bare_check` (`dws check --lab` on the lab as `dws lab up` left
-it, taken before anything is deployed), `deployed_stack` (`dws lab deploy`,
-once), `fresh_stack` (the stack as that deploy leaves it, deployed again if
-a test changed or removed it), `stack_running` (any running stack) and
+`dws lab up` brings it up on Engine 26 and `dws lab down` removes it at the
+end, also when a test fails; a test that needs Engine 20.10 (the
+three-database-node replay) swaps it for a lab on that engine. Every test
+asks for the lab state it needs, whatever ran before it: `bare_check`
+(`dws check --lab` on the lab as `dws lab up` left it, taken before
+anything is deployed), `deployed_stack` (`dws lab deploy`, once),
+`fresh_stack` (the stack as that deploy leaves it, deployed again if a test
+changed or removed it), `stack_running` (any running stack) and
 `tutorial_ran` (`dws tutorial`, once, and what served right after it). With
 DWS_E2E_REUSE_LAB=1 an already running lab (`dws lab up`) is used and left
 running, for iterating on the tests by hand.
@@ -27,6 +29,7 @@ import requests
 from dws import deploy, lab_tls
 from dws import lab as lablib
 from dws.probe import REPORT, Swarm
+from dws.replay_ha import REPORT_HA
 
 LOGS = REPORT.parent
 
@@ -76,31 +79,82 @@ def timings() -> dict[str, float]:
     return {}
 
 
+class Labs:
+    """The session's one lab, on the Docker Engine the running test needs.
+
+    A lab's names are fixed, so one runs at a time: asking for the other
+    engine takes the lab down and brings it up again on that one. Tests that
+    need Engine 20.10 run last in the default order, so a session swaps once.
+    """
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self.current: lablib.Lab | None = None
+        self.reused = False
+
+    def on(self, engine: str = lablib.DEFAULT_ENGINE) -> lablib.Lab:
+        """The lab with nodes on ``engine``; brought up (or swapped) if needed."""
+        if self.current is None and os.environ.get("DWS_E2E_REUSE_LAB") == "1":
+            if lablib.STATE_FILE.exists():
+                _BARE.append(_run("check", "--lab"))
+                self.current, self.reused = lablib.Lab.load(), True
+        if self.current is not None and self.current.engine == engine:
+            return self.current
+        if self.reused:
+            pytest.fail(
+                f"the reused lab runs Engine {self.current.engine}; this test needs {engine} "
+                f"(dws lab down && dws lab up --engine {engine})",
+                pytrace=False,
+            )
+        if self.current is not None:
+            self.down()
+        up = _run("lab", "up", "--port", "0", "--http-port", "0", "--engine", engine, timeout=1200)
+        self.timings.setdefault(f"lab_up_seconds_engine_{engine}", up.seconds)
+        if up.status != 0:
+            _run("lab", "down")
+            pytest.fail(f"dws lab up failed ({up.status}): {up.output[-800:]}", pytrace=False)
+        self.current, self.reused = lablib.Lab.load(), False
+        if not _BARE:
+            # Before any test deploys: what `dws check` says of the bare swarm.
+            _BARE.append(_run("check", "--lab"))
+        return self.current
+
+    def down(self) -> None:
+        """`dws lab down` of a lab this session brought up."""
+        if self.current is not None and not self.reused:
+            down = _run("lab", "down", timeout=600)
+            self.timings.setdefault(f"lab_down_seconds_engine_{self.current.engine}", down.seconds)
+        self.current = None
+
+
 @pytest.fixture(scope="session")
-def swarm_lab(timings) -> Iterator[lablib.Lab]:
-    """A running lab: `dws lab up --port 0 --http-port 0` once, `dws lab down` afterwards."""
-    if os.environ.get("DWS_E2E_REUSE_LAB") == "1" and lablib.STATE_FILE.exists():
-        _BARE.append(_run("check", "--lab"))
-        yield lablib.Lab.load()
-        return
-    up = _run("lab", "up", "--port", "0", "--http-port", "0", timeout=1200)
-    timings["lab_up_seconds"] = up.seconds
-    if up.status != 0:
-        _run("lab", "down")
-        pytest.fail(f"dws lab up failed ({up.status}): {up.output[-800:]}", pytrace=False)
+def labs(timings) -> Iterator[Labs]:
+    """The session's lab, brought up on demand; `dws lab down` at the end, also
+    when a test fails. With DWS_E2E_REUSE_LAB=1 a running lab is used and left."""
+    held = Labs(timings)
     try:
-        # Before any test deploys: what `dws check` says of the bare swarm.
-        _BARE.append(_run("check", "--lab"))
-        yield lablib.Lab.load()
+        yield held
     finally:
-        down = _run("lab", "down", timeout=600)
-        timings["lab_down_seconds"] = down.seconds
-        # The replay wrote its report already; add the lab's own figures.
-        if REPORT.exists():
-            data = json.loads(REPORT.read_text())
-            data["lab"] = timings
-            REPORT.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        held.down()
+        # The replays wrote their reports already; add the lab commands' wall times.
+        for report in (REPORT, REPORT_HA):
+            if report.exists():
+                data = json.loads(report.read_text())
+                data.setdefault("lab", {}).update(timings)
+                report.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         print(f"\nlab timings: {timings}", flush=True)
+
+
+@pytest.fixture
+def swarm_lab(labs) -> lablib.Lab:
+    """A running lab on the default engine (26)."""
+    return labs.on(lablib.DEFAULT_ENGINE)
+
+
+@pytest.fixture
+def older_engine_lab(labs) -> lablib.Lab:
+    """A running lab whose nodes run Docker Engine 20.10."""
+    return labs.on("20.10")
 
 
 @dataclass
@@ -131,9 +185,10 @@ _BARE: list[Ran] = []
 
 
 @pytest.fixture(scope="session")
-def bare_check(swarm_lab) -> Ran:
+def bare_check(labs) -> Ran:
     """`dws check --lab` on the lab as `dws lab up` left it, taken when the lab
     came up (before any test could deploy)."""
+    labs.on()
     return _BARE[0]
 
 
@@ -144,9 +199,9 @@ def _deploy(lab: lablib.Lab, timings: dict[str, float]) -> Deployed:
 
 
 @pytest.fixture(scope="session")
-def deployed_stack(swarm_lab, timings) -> Deployed:
+def deployed_stack(labs, timings) -> Deployed:
     """`dws lab deploy` once for the session."""
-    return _deploy(swarm_lab, timings)
+    return _deploy(labs.on(), timings)
 
 
 def _require_deployed(deployed: Deployed) -> None:
@@ -174,10 +229,11 @@ def stack_running(swarm_lab, deployed_stack, timings) -> lablib.Lab:
 
 
 @pytest.fixture(scope="session")
-def tutorial_ran(swarm_lab, deployed_stack, timings) -> AfterTutorial:
+def tutorial_ran(labs, deployed_stack, timings) -> AfterTutorial:
     """`dws tutorial` once, on the stack as deployed; the swarm's state and the
     front's answers are taken at once after it, before another test changes them."""
     _require_deployed(deployed_stack)
+    swarm_lab = labs.on()
     swarm = Swarm(swarm_lab)
     if not swarm.converged(deploy.BOOT, 3, deploy.image("1.0")):
         _require_deployed(_deploy(swarm_lab, timings))

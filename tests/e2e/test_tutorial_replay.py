@@ -25,6 +25,8 @@ def test_replay_keeps_every_promise(swarm_lab, run_dws):
     ran = run_dws("replay", timeout=3600)
     assert ran.status == 0, ran.output[-4000:]
     report = json.loads(REPORT.read_text())
+    assert report["lab"]["engine"] == "26"
+    assert report["lab"]["engine_version"].startswith("26."), report["lab"]
     assert report["violations"] == []
     steps = {row["name"]: row for row in report["steps"]}
     assert list(steps) == [
@@ -52,15 +54,19 @@ def test_replay_keeps_every_promise(swarm_lab, run_dws):
     assert "stack removed" in ran.output
 
 
-def test_replay_with_three_database_nodes_keeps_every_promise(swarm_lab, run_dws):
-    """`dws replay --db-nodes 3`: one cluster started once; every drain, the rolling
-    restart and the crash of a database node's swarm node pass with no failed
-    request and no lost or doubled write; each step ends with 3 synced nodes."""
+def test_replay_with_three_database_nodes_keeps_every_promise(older_engine_lab, run_dws):
+    """`dws replay --db-nodes 3`, on nodes with Docker Engine 20.10 (the main
+    replay runs on 26, so both engines are covered): one cluster started once;
+    every drain, the rolling restart and the crash of a database node's swarm
+    node pass with no failed request and no lost or doubled write; each step
+    ends with 3 synced nodes."""
     REPORT_HA.unlink(missing_ok=True)
     TIMELINE_HA.unlink(missing_ok=True)
     ran = run_dws("replay", "--db-nodes", "3", timeout=3600)
     assert ran.status == 0, ran.output[-4000:]
     report = json.loads(REPORT_HA.read_text())
+    assert report["lab"]["engine"] == "20.10"
+    assert report["lab"]["engine_version"].startswith("20.10."), report["lab"]
     assert report["violations"] == [] and report["db_nodes"] == 3
     steps = {row["name"]: row for row in report["steps"]}
     assert list(steps) == [
@@ -91,9 +97,9 @@ def test_replay_with_three_database_nodes_keeps_every_promise(swarm_lab, run_dws
 
     # The lab is back to one labelled node without database volumes elsewhere.
     def labels(node: str) -> str:
-        return swarm_lab.docker("node", "inspect", node, "--format", "{{json .Spec.Labels}}")
+        return older_engine_lab.docker("node", "inspect", node, "--format", "{{json .Spec.Labels}}")
 
-    assert [node for node in swarm_lab.nodes if "dws.db" in labels(node)] == ["cloud03"]
+    assert [node for node in older_engine_lab.nodes if "dws.db" in labels(node)] == ["cloud03"]
 
 
 def assert_swarm_breakdown(report: dict, steps: dict) -> None:

@@ -67,6 +67,7 @@ def test_top_level_help_lists_commands_and_exit_statuses():
         (["nosuch"], "invalid choice: 'nosuch'"),
         (["lab", "up", "--port", "x"], "not a whole number: 'x'"),
         (["lab", "up", "--port", "99999"], "a port is 1-65535, not '99999'"),
+        (["lab", "up", "--engine", "25"], "--engine: invalid choice: '25'"),
         (["bench", "--duration", "-1"], "--duration: must be in (0, 86400]: '-1'"),
         (["bench", "--targets", "nosuch"], "unknown target(s) 'nosuch'"),
         (["standins", "nosuch"], "invalid choice: 'nosuch'"),
@@ -311,3 +312,30 @@ def test_db_without_an_engine_is_one_line_and_status_3():
     assert done.returncode == 3, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dws db: error: "), done.stderr
+
+
+def test_lab_up_offers_exactly_the_engines_the_lab_can_build():
+    done = dws("lab", "up", "--help")
+    assert done.returncode == 0
+    assert "{26,20.10}" in done.stdout
+    assert set(lab.ENGINES) == {"26", "20.10"} and lab.DEFAULT_ENGINE == "26"
+
+
+@pytest.mark.parametrize("engine,suite", [("26", "trixie"), ("20.10", "bookworm")])
+def test_each_engine_builds_its_node_from_its_debian_release(engine, suite):
+    recipe = lab.node_recipe(engine)
+    assert recipe["suite"] == suite
+    assert "docker.io" in recipe["packages"]
+    # trixie splits the CLI off docker.io; the nodes need it for `docker exec NODE docker ...`.
+    assert ("docker-cli" in recipe["packages"]) == (suite == "trixie")
+    assert lab.recipe_tag("node", recipe).startswith(f"dws-lab/node:{suite}-")
+
+
+def test_the_two_engines_never_share_a_node_image_tag():
+    tags = {lab.recipe_tag("node", lab.node_recipe(e)) for e in lab.ENGINES}
+    assert len(tags) == len(lab.ENGINES)
+
+
+def test_an_unknown_engine_is_refused_before_anything_is_built():
+    with pytest.raises(lab.LabError, match="unknown engine '25'; choose one of 26, 20.10"):
+        lab.up(engine="25")

@@ -73,6 +73,8 @@ class FakeLab:
     lb_url = "http://127.0.0.1:9"
     nodes: dict[str, str] = {}
     manager_host = "tcp://127.0.0.1:9"
+    engine = "26"
+    engine_version = "26.1.5+dfsg1"
 
 
 def plan_of(tmp_path, traffic, *steps: Step, removed: list) -> Plan:
@@ -103,7 +105,9 @@ def test_the_steps_run_in_order_and_the_report_has_each(tmp_path, offline):
     assert traffic.calls == ["start", "finish", "stop"] and offline == ["stack"]
     assert report["writes"]["acknowledged_writes"] == 1
     assert report["writes"]["settled_after_last_step"] == 0
-    assert json.loads(plan.report.read_text())["violations"] == []
+    written = json.loads(plan.report.read_text())
+    assert written["violations"] == []
+    assert written["lab"] == {"engine": "26", "engine_version": "26.1.5+dfsg1"}
 
 
 def test_a_failed_step_still_writes_the_report_and_removes_the_stack(tmp_path, offline):

@@ -116,6 +116,10 @@ def test_an_update_step_from_command_to_old_tasks_gone():
     assert inconsistencies("update", b) == []
     s = summary({"update": b})
     assert s["healthy_tasks"] == 2 and s["median_healthy_s"] == 7.75
+    db_events = other_service + [ev("db", 9.0, "health_status: healthy", service="dws_mysql")]
+    db = breakdown(db_events, "dws_mysql", T0, T0 + 60)
+    assert summary({"update": b, "db-restart": db})["healthy_tasks"] == 3
+    assert summary({"update": b, "db-restart": db}, BOOT)["healthy_tasks"] == 2
     assert s["median_wait_for_probe_s"] == 5.7  # (3.3 + 8.1) / 2
     text = table({"update": b})
     assert "update" in text.splitlines()[1] and "11.4" in text
