@@ -390,6 +390,14 @@ def _start_node(node: str, image: str) -> None:
     )
 
 
+def engine_version(node: str) -> str:
+    """The version a node's dockerd reports; "" while it does not answer."""
+    return docker(
+        "exec", f"{PREFIX}-{node}", "docker", "info", "--format", "{{.ServerVersion}}",
+        check=False,
+    ).strip()  # fmt: skip
+
+
 def crash_node(node: str) -> None:
     """Kill a node's container at once: no shutdown, as a host losing power."""
     docker("kill", f"{PREFIX}-{node}")
@@ -402,13 +410,7 @@ def restart_node(lab: Lab, node: str) -> None:
     address = _container_ip(f"{PREFIX}-{node}")
     if address != lab.nodes[node]:
         raise LabError(f"{node} came back on {address}, not {lab.nodes[node]}")
-    _wait(
-        f"{node}'s engine",
-        lambda: lab.node_docker(
-            node, "info", "--format", "{{.ServerVersion}}", check=False
-        ).strip(),
-        90,
-    )
+    _wait(f"{node}'s engine", lambda: engine_version(node), 90)
 
 
 def _lb() -> Nginx:
@@ -517,20 +519,10 @@ def up(
         )
         for node in NODES:
             _start_node(node, tags["node"])
-        for node in NODES:
-            _wait(
-                f"the engine in {node}",
-                lambda n=node: docker(
-                    "exec",
-                    f"{PREFIX}-{n}",
-                    "docker",
-                    "info",
-                    "--format",
-                    "{{.ServerVersion}}",
-                    check=False,
-                ).strip(),
-                90,
-            )
+        versions = {
+            node: _wait(f"the engine in {node}", lambda n=node: engine_version(n), 90)
+            for node in NODES
+        }
         nodes = {node: _container_ip(f"{PREFIX}-{node}") for node in NODES}
         registry_ip = _container_ip(REGISTRY_CONTAINER)
         lab = Lab(
@@ -540,10 +532,8 @@ def up(
             lb_pid=0,
             lb_http_port=http_port,
             engine=engine,
+            engine_version=versions[MANAGER],
         )
-        lab.engine_version = lab.node_docker(
-            MANAGER, "info", "--format", "{{.ServerVersion}}"
-        ).strip()
         log(
             f"nodes up on Docker Engine {lab.engine_version}: "
             f"{', '.join(f'{n} {ip}' for n, ip in nodes.items())}"
