@@ -233,7 +233,8 @@ def _name(node: ast.AST) -> str:
 def environment_read(package: Path = SERVICE_PACKAGE) -> set[str]:
     """Every variable the package reads: string literals handed to
     `environ.get`/`env.get`, `os.getenv`, `env_int`, `environ[...]`, and to
-    the secret readers (which read NAME and NAME_FILE)."""
+    the secret readers (which read NAME and NAME_FILE). HTTP_* names are
+    request headers in a WSGI environ, not variables."""
     names: set[str] = set()
     for source in package.rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
@@ -254,7 +255,11 @@ def environment_read(package: Path = SERVICE_PACKAGE) -> set[str]:
                 and isinstance(node.slice, ast.Constant)
             ):
                 literals = [node.slice.value]
-            names.update(v for v in literals if isinstance(v, str) and VARIABLE.match(v))
+            names.update(
+                v
+                for v in literals
+                if isinstance(v, str) and VARIABLE.match(v) and not v.startswith("HTTP_")
+            )
     return names
 
 

@@ -216,6 +216,39 @@ def test_forwarded_for_is_the_throttled_address(app_env):
         app.extensions["db_engine"].dispose()
 
 
+@pytest.mark.parametrize(
+    "trusted, forwarded_for, proto, address, scheme",
+    [
+        # The proxy's own entry is the rightmost; what the client wrote is ignored.
+        ("1", "10.9.9.9, 203.0.113.7", "https", "203.0.113.7", "https"),
+        ("2", "10.9.9.9, 203.0.113.7, 10.0.0.2", "http, https", "203.0.113.7", "http"),
+        # Fewer entries than trusted proxies: nothing is believed.
+        ("2", "203.0.113.7", "https", "127.0.0.1", "http"),
+        # Not an address, not a scheme: refused, never passed on to logs.
+        ("1", "<script>alert(1)</script>", "javascript", "127.0.0.1", "http"),
+        ("1", "203.0.113.7,", "HTTPS", "127.0.0.1", "https"),
+        ("0", "203.0.113.7", "https", "127.0.0.1", "http"),
+    ],
+)
+def test_trusted_proxies_rule(app_env, trusted, forwarded_for, proto, address, scheme):
+    app = create_app(load_config({**app_env, "TRUSTED_PROXIES": trusted}))
+    seen = {}
+
+    @app.get("/_seen")
+    def _seen():
+        from flask import request
+
+        seen.update(address=request.remote_addr, scheme=request.scheme)
+        return "ok"
+
+    try:
+        headers = {"X-Forwarded-For": forwarded_for, "X-Forwarded-Proto": proto}
+        assert app.test_client().get("/_seen", headers=headers).status_code == 200
+        assert seen == {"address": address, "scheme": scheme}
+    finally:
+        app.extensions["db_engine"].dispose()
+
+
 # --- the original's URLs and shapes, the pages -----------------------------------
 
 

@@ -29,6 +29,17 @@ def test_anonymous_reads_stay_cacheable(client):
         assert "no-store" not in resp.headers.get("Cache-Control", ""), path
 
 
+def test_answers_vary_on_the_cookie_only_where_it_was_read(client, logged_in):
+    # The API's country reads ignore the session: one cached answer fits all.
+    for path in ("/api/v1/countries/1", "/api/v1/countries?page=2"):
+        assert "Vary" not in client.get(path).headers, path
+        as_user = logged_in.get(path)
+        assert "Vary" not in as_user.headers and "Set-Cookie" not in as_user.headers, path
+    # The page shows who is logged in, so a cache must keep one per cookie.
+    assert "Cookie" in client.get("/countries").headers["Vary"]
+    assert "Cookie" in logged_in.get("/countries").headers["Vary"]
+
+
 def test_logged_in_pages_are_private(logged_in):
     for path in ("/countries", "/countries/1/edit", "/api/v1/users/1"):
         resp = logged_in.get(path)

@@ -11,22 +11,18 @@ import socket
 from typing import Any
 
 from flask import Flask, Request, Response, request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from werkzeug.middleware.proxy_fix import ProxyFix
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
 from . import api, auth, db, errors, galera, health, legacy, pages
+from .auth import PRIVATE
 from .config import GENERATED_KEY_WARNING, Config, load_config
 from .cork import CorkedResponses
+from .middleware import FixedHeaders, TrustedProxies
 from .validation import check_query_encoding
 
 __all__ = ["create_app", "Config", "load_config"]
 
 BASE_TITLE = "国家(地区)列表"
-# No inline script or style anywhere: user data can never become code.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -38,10 +34,25 @@ class _SessionInterface(SecureCookieSessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         # Most requests carry no cookie (API clients, anonymous pages): an
-        # empty session needs no serializer built and no signature checked.
-        if not request.cookies.get(self.get_cookie_name(app)):
+        # empty session needs no serializer built and no signature checked,
+        # and without a Cookie header not even the header parsed.
+        if "HTTP_COOKIE" not in request.environ or not request.cookies.get(
+            self.get_cookie_name(app)
+        ):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        # A session nobody read or changed sets no cookie and no Vary. (The
+        # `session` proxy marks it read when touched at all, so this is
+        # asked here, of the object, and not in an after-request hook.)
+        if not (session or session.modified or session.accessed):
+            return
+        super().save_session(app, session, response)
+        if "Set-Cookie" in response.headers:
+            # This browser's cookie: the answer is for nobody else.
+            response.headers["Cache-Control"] = PRIVATE
+            response.vary.add("Cookie")
 
 
 def page_title(config: Config) -> str:
@@ -66,19 +77,23 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=config.session_lifetime,
+        # The login session ends SESSION_LIFETIME after login whatever the
+        # cookie says (auth.py): a cookie re-sent with every answer would
+        # only cost a signature and make every answer private.
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
     app.session_interface = _SessionInterface()
     if config.trusted_proxies:
         # X-Forwarded-For and -Proto from this many proxies in front are
         # believed: the client address (throttling, logs) and HTTPS (cookies).
-        n = config.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxies(app.wsgi_app, config.trusted_proxies)  # type: ignore[method-assign]
+    instance = socket.gethostname()
+    app.wsgi_app = FixedHeaders(app.wsgi_app, config.app_version, instance)  # type: ignore[method-assign]
     # A response leaves in one burst, never its header alone (see cork.py).
     app.wsgi_app = CorkedResponses(app.wsgi_app)  # type: ignore[method-assign]
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.extensions["dws_config"] = config
-    instance = socket.gethostname()
 
     db.init_app(app, config)
     errors.register(app)
@@ -92,15 +107,6 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
         check_query_encoding(request)
 
     app.after_request(auth.mark_private)
-
-    @app.after_request
-    def _identify(resp: Response) -> Response:
-        # Shows which version and which replica answered: the tutorial's way
-        # of watching load balancing and rolling updates.
-        resp.headers["X-App-Version"] = config.app_version
-        resp.headers["X-Served-By"] = instance
-        resp.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-        return resp
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:

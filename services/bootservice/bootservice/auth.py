@@ -54,6 +54,7 @@ _verified: dict[bytes, float] = {}
 _lock = threading.Lock()
 # Spent on unknown and disabled users (same scrypt parameters as real
 # hashes), so that every refused answer takes as long as a wrong password.
+PRIVATE = "private, no-store"
 _DUMMY_HASH = "scrypt:32768:8:1$dummysaltdummysa$" + "0" * 128
 
 
@@ -269,15 +270,13 @@ def return_address() -> str:
 
 
 def mark_private(resp: Response) -> Response:
-    """After-request hook: an answer made for one user, or one that sets the
-    session cookie, is kept by no cache and shown to nobody else."""
+    """After-request hook: an answer made for one user is kept by no cache
+    and shown to nobody else (one that sets the session cookie is marked
+    where the session is saved)."""
     # Any Authorization header counts, whether or not it named a user (the
     # Basic user is looked up only when one was sent).
-    personal = (
-        g.get("page_user") is not None or request.authorization is not None or session.modified
-    )
-    if personal:
-        resp.headers["Cache-Control"] = "private, no-store"
+    if g.get("page_user") is not None or "HTTP_AUTHORIZATION" in request.environ:
+        resp.headers["Cache-Control"] = PRIVATE
     return resp
 
 

@@ -19,8 +19,9 @@ import socket
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .middleware import WSGIApp
+
 TCP_CORK = getattr(socket, "TCP_CORK", None)
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def _set_cork(sock: socket.socket, on: bool) -> None:

@@ -11,7 +11,7 @@ import os
 import time
 import weakref
 
-from flask import Flask, Response, current_app, g, has_request_context
+from flask import Flask, Response, after_this_request, current_app, g, has_request_context
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -65,18 +65,21 @@ def _hold_answers_to_cached_writes(app: Flask, factory: sessionmaker, cache: Rea
             cache.recheck()
             hold_answer(time.monotonic())
 
-    @app.after_request
-    def _hold(resp: Response) -> Response:
-        until = g.pop("answer_not_before", None)
-        if until is not None:
-            time.sleep(max(0.0, until - time.monotonic()))
-        return resp
+
+def _hold(resp: Response) -> Response:
+    until = g.pop("answer_not_before", None)
+    if until is not None:
+        time.sleep(max(0.0, until - time.monotonic()))
+    return resp
 
 
 def hold_answer(committed: float) -> None:
     """Hold this request's answer for the read cache's lease after
-    `committed` (a monotonic time): a write of a cached table committed then."""
+    `committed` (a monotonic time): a write of a cached table committed then.
+    Only such requests pay for the hook that waits."""
     until = read_cache().hold_until(committed)
+    if "answer_not_before" not in g:
+        after_this_request(_hold)
     g.answer_not_before = max(until, g.get("answer_not_before", until))
 
 

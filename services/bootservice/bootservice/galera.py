@@ -34,7 +34,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, current_app, g, has_request_context, request
+from flask import (
+    Flask,
+    Response,
+    after_this_request,
+    current_app,
+    g,
+    has_request_context,
+    request,
+)
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError
@@ -94,6 +102,11 @@ def _retryable(exc: DBAPIError, committed: bool) -> bool:
     return False
 
 
+def _retries_header(resp: Response) -> Response:
+    resp.headers["X-DB-Retries"] = str(g.db_retries)
+    return resp
+
+
 def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -114,6 +127,8 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
                 )
                 db.close_session()
                 auth.forget_users()
+                if "db_retries" not in g:
+                    after_this_request(_retries_header)
                 g.db_retries = attempt
                 # Spread the rerun of conflicting writers apart a little.
                 time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 - jitter
@@ -142,9 +157,3 @@ def install(app: Flask) -> None:
     for endpoint, view in list(app.view_functions.items()):
         if endpoint != "static":
             app.view_functions[endpoint] = _retrying(view)
-
-    @app.after_request
-    def _retries_header(resp: Response) -> Response:
-        if g.get("db_retries"):
-            resp.headers["X-DB-Retries"] = str(g.db_retries)
-        return resp
