@@ -56,6 +56,26 @@ def test_cache_serves_from_memory_within_ttl(app, client):
     assert client.get("/api/v1/countries/6").get_json()["countryname"] == "Anguilla"
 
 
+def test_a_reload_converts_only_the_rows_that_changed(app, client):
+    from bootservice.resources import RESOURCES
+
+    countries = next(res for res in RESOURCES if res.cached)
+    client.get("/api/v1/countries/7")
+    cache = app.extensions["read_cache"]
+    with app.app_context():
+        before = cache.table(countries)
+        _write_behind_the_app(app, "UPDATE country SET countryname = 'Changed' WHERE id = 7")
+        time.sleep(app.extensions["dws_config"].read_cache_ttl + 0.05)
+        after = cache.table(countries)
+        again = cache.table(countries)
+    assert after is not before and again is after
+    assert after.by_id[7]["countryname"] == "Changed"
+    assert before.by_id[7]["countryname"] != "Changed"
+    # Every other row is the very object of the snapshot before.
+    assert all(after.by_id[i] is before.by_id[i] for i in before.by_id if i != 7)
+    assert [row["id"] for row in after.rows] == [row["id"] for row in before.rows]
+
+
 def test_ttl_zero_reads_the_database_every_time(app_env):
     app = create_app(load_config({**app_env, "READ_CACHE_TTL": "0"}))
     try:

@@ -44,7 +44,7 @@ class Config:
     read_cache_ttl: float = 0.5
     # How long a checked copy is used without asking again; a write to a
     # cached table waits this long before its answer (cache.py).
-    read_cache_lease: float = 0.1
+    read_cache_lease: float = 0.05
     idempotency_ttl: int = 24 * 3600
     page_size_max: int = 100
     max_content_length: int = 64 * 1024
@@ -212,7 +212,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Confi
     if not 0 <= ttl <= 1:
         raise ConfigError(f"READ_CACHE_TTL must be between 0 and 1 second, got {raw_ttl!r}")
 
-    raw_lease = env.get("READ_CACHE_LEASE", "0.1")
+    raw_lease = env.get("READ_CACHE_LEASE", "0.05")
     try:
         lease = float(raw_lease)
     except ValueError:

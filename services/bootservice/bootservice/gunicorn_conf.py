@@ -9,6 +9,7 @@ stops the start with one clear line instead of failing every worker.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -77,6 +78,15 @@ def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's Arbiter
         handle_term()
 
     server.handle_term = delayed_term
+
+
+def pre_fork(server, worker) -> None:  # noqa: ANN001 - gunicorn's objects
+    """Hide what the master has loaded (the preloaded app) from the garbage
+    collector before each fork. A worker's collections then walk only the
+    objects it made itself: less CPU per request, and the pages it shares
+    with the master stay shared instead of being copied when walked."""
+    gc.collect()
+    gc.freeze()
 
 
 def post_worker_init(worker) -> None:  # noqa: ANN001 - gunicorn's Worker
