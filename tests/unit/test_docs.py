@@ -29,7 +29,8 @@ it in one of these ways:
   `stack.yml`.
 - **Links.** Every relative link or image target resolves from its page.
 - **The benchmark.** `docs/performance.md`'s tables headed `target | req/s`
-  and `goal | this run` hold the figures of `docs/bench.json`.
+  and `goal | this run` hold the figures of `docs/bench.json`, and the one
+  headed `figure | this run` those of the replay report `docs/replay.json`.
 """
 
 from __future__ import annotations
@@ -420,6 +421,36 @@ def test_the_benchmark_figures_are_those_of_the_committed_report():
             f"{t['cpu_ms_per_request']['server']:.3f}",
         ], row[0]
     assert {row[0]: row[2] == "yes" for row in found[("goal", "this run")]} == report["goals"]
+
+
+def _swarm_figures(report: dict) -> dict[str, str]:
+    """What `docs/performance.md`'s swarm table shows, from a replay report."""
+    steps = {step["name"]: step for step in report["steps"]}
+    summary = report["swarm_timing"]["summary"]
+    return {
+        "a replica ready (its workers accept), median": f"{summary['median_ready_s']:.2f}",
+        "a replica healthy, median": f"{summary['median_healthy_s']:.2f}",
+        "a replica healthy, max": f"{summary['max_healthy_s']:.2f}",
+        "wait for the probe after a worker is ready, median": (
+            f"{summary['median_wait_for_probe_s']:.2f}"
+        ),
+        "heal: the new replica healthy": f"{steps['heal']['swarm']['first_healthy_s']:.2f}",
+        "drain: the replacement healthy": f"{steps['drain']['swarm']['first_healthy_s']:.2f}",
+        "update to 2.0: six replicas healthy": f"{steps['update']['swarm']['all_healthy_s']:.2f}",
+        "the broken release rolled back by Swarm": str(
+            steps["auto-rollback"]["rolled_back_seconds"]
+        ),
+        "requests failed": str(report["failures"]),
+    }
+
+
+def test_the_swarm_figures_are_those_of_the_committed_replay():
+    report = json.loads((REPO / "docs" / "replay.json").read_text(encoding="utf-8"))
+    text = (REPO / "docs" / "performance.md").read_text(encoding="utf-8")
+    assert f"Engine {report['lab']['engine_version'].split('+')[0]}" in text
+    found = {tuple(header[:2]): rows for header, rows in tables(text)}
+    shown = {row[0]: row[1] for row in found[("figure", "this run")]}
+    assert shown == _swarm_figures(report)
 
 
 def test_the_readme_stays_short_and_keeps_the_ci_command():
