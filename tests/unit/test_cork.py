@@ -39,7 +39,7 @@ class Body:
         self.closed = True
 
 
-def test_the_connection_is_corked_while_the_app_answers_and_uncorked_at_close(tcp_pair):
+def test_the_connection_is_corked_until_the_last_item_is_written(tcp_pair):
     server, client = tcp_pair
     seen: list[int] = []
     inner = Body([b"header-and-", b"body"])
@@ -51,9 +51,14 @@ def test_the_connection_is_corked_while_the_app_answers_and_uncorked_at_close(tc
 
     body = CorkedResponses(app)({"gunicorn.socket": server}, lambda *a: None)
     assert seen == [1]
+    while_writing = []
     for chunk in body:
         server.sendall(chunk)
-    assert corked(server) == 1
+        while_writing.append(corked(server))
+    assert while_writing == [1, 1]
+    # Uncorked once the server asked for more after the last item: before
+    # close(), which gunicorn calls only after writing its access log line.
+    assert corked(server) == 0
     body.close()
     assert inner.closed
     assert corked(server) == 0
@@ -62,6 +67,15 @@ def test_the_connection_is_corked_while_the_app_answers_and_uncorked_at_close(tc
     while len(got) < len(b"header-and-body"):
         got += client.recv(100)
     assert got == b"header-and-body"
+
+
+def test_a_body_never_iterated_is_uncorked_at_close(tcp_pair):
+    server, _ = tcp_pair
+    inner = Body([b"unsent"])
+    body = CorkedResponses(lambda environ, start: inner)({"gunicorn.socket": server}, print)
+    assert corked(server) == 1
+    body.close()
+    assert inner.closed and corked(server) == 0
 
 
 def test_an_app_that_raises_leaves_the_connection_uncorked(tcp_pair):

@@ -41,15 +41,26 @@ def _corkable(sock: object) -> bool:
 
 
 class _Uncorking:
-    """The app's response body; pulls the cork once the server has written it
-    all (WSGI servers call `close()` after the last write)."""
+    """The app's response body; pulls the cork as soon as the server has
+    written all of it.
+
+    That is when the server asks for the item after the last one, not at
+    `close()`: gunicorn writes its access log line in between, to a stdout
+    that may wait on the container's log pipe, and the full-sized segments
+    of a corked response have already left by then. A node dying in that
+    wait would leave nginx holding the header and most of the body (a
+    cut-off answer), the very split the cork is there to prevent.
+    """
 
     def __init__(self, body: Iterable[bytes], sock: socket.socket) -> None:
         self._body = body
         self._sock = sock
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
+        try:
+            yield from self._body
+        finally:
+            _set_cork(self._sock, False)
 
     def close(self) -> None:
         try:
@@ -57,6 +68,7 @@ class _Uncorking:
             if close is not None:
                 close()
         finally:
+            # Also when the server never iterated (a HEAD, a write error).
             _set_cork(self._sock, False)
 
 
