@@ -7,6 +7,7 @@ import statistics
 import time
 
 import pytest
+from flask import request
 
 from bootservice import create_app
 from bootservice.config import load_config
@@ -236,8 +237,6 @@ def test_trusted_proxies_rule(app_env, trusted, forwarded_for, proto, address, s
 
     @app.get("/_seen")
     def _seen():
-        from flask import request
-
         seen.update(address=request.remote_addr, scheme=request.scheme)
         return "ok"
 

@@ -64,6 +64,7 @@ def test_login_form_which_sets_the_cookie_is_private(client):
     resp = client.get("/login")
     assert "Set-Cookie" in resp.headers
     assert resp.headers["Cache-Control"] == PRIVATE
+    assert "Cookie" in resp.headers["Vary"]
 
 
 def test_login_link_leads_back_to_the_page_with_its_query(client):

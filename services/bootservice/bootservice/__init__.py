@@ -50,9 +50,10 @@ class _SessionInterface(SecureCookieSessionInterface):
             return
         super().save_session(app, session, response)
         if "Set-Cookie" in response.headers:
-            # This browser's cookie: the answer is for nobody else.
+            # This browser's cookie: the answer is for nobody else. (Flask
+            # has added `Vary: Cookie`: a cookie is set only for a session
+            # that was changed, and so read.)
             response.headers["Cache-Control"] = PRIVATE
-            response.vary.add("Cookie")
 
 
 def page_title(config: Config) -> str:

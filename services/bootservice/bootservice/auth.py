@@ -52,9 +52,10 @@ _CACHE_MAX = 1024
 _cache_key = secrets.token_bytes(32)
 _verified: dict[bytes, float] = {}
 _lock = threading.Lock()
+# The Cache-Control of an answer made for one user or one browser.
+PRIVATE = "private, no-store"
 # Spent on unknown and disabled users (same scrypt parameters as real
 # hashes), so that every refused answer takes as long as a wrong password.
-PRIVATE = "private, no-store"
 _DUMMY_HASH = "scrypt:32768:8:1$dummysaltdummysa$" + "0" * 128
 
 

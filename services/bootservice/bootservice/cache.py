@@ -83,10 +83,10 @@ def _renewed(res: Resource, old: Snapshot | None, found: list[Any]) -> Snapshot:
     if old is not None and old.source == found:
         return old
     before = {raw.id: raw for raw in old.source} if old is not None else {}
-    rows = []
-    for raw in found:
-        same = old is not None and before.get(raw.id) == raw
-        rows.append(old.by_id[raw.id] if same else res.to_json(raw))
+    rows = [
+        old.by_id[raw.id] if old is not None and before.get(raw.id) == raw else res.to_json(raw)
+        for raw in found
+    ]
     return Snapshot(rows, {row["id"]: row for row in rows}, found)
 
 

@@ -52,10 +52,10 @@ def init_app(app: Flask, config: Config) -> None:
     app.extensions["db_sessionmaker"] = factory
     app.extensions["read_cache"] = cache
     app.teardown_appcontext(close_session)
-    _hold_answers_to_cached_writes(app, factory, cache)
+    _hold_answers_to_cached_writes(factory, cache)
 
 
-def _hold_answers_to_cached_writes(app: Flask, factory: sessionmaker, cache: ReadCache) -> None:
+def _hold_answers_to_cached_writes(factory: sessionmaker, cache: ReadCache) -> None:
     """A request that committed a write to a cached table answers only once
     the read cache's lease has run out after the commit (see cache.py)."""
 

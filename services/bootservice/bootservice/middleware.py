@@ -65,9 +65,9 @@ class TrustedProxies:
         address = from_right(environ.get("HTTP_X_FORWARDED_FOR"), self.trusted)
         if address is not None and _is_address(address):
             environ["REMOTE_ADDR"] = address
-        scheme = from_right(environ.get("HTTP_X_FORWARDED_PROTO"), self.trusted)
-        if scheme is not None and scheme.lower() in SCHEMES:
-            environ["wsgi.url_scheme"] = scheme.lower()
+        scheme = (from_right(environ.get("HTTP_X_FORWARDED_PROTO"), self.trusted) or "").lower()
+        if scheme in SCHEMES:
+            environ["wsgi.url_scheme"] = scheme
         return self.app(environ, start_response)
 
 
