@@ -75,6 +75,64 @@ def test_mesh_override_publishes_ports_80_and_443_through_the_routing_mesh():
         assert service(config, name) == service(base, name)
 
 
+SECRETS = (
+    "mysql_root_password",
+    "mysql_app_password",
+    "mysql_migrate_password",
+    "bootservice_secret_key",
+    "bootservice_admin_password",
+    "nginx_tls_certificate",
+    "nginx_tls_key",
+)
+
+
+def secret_names(config: str) -> dict[str, str]:
+    """{key under `secrets:`: the swarm secret it names}."""
+    block = config.split("\nsecrets:\n", 1)[1]
+    return dict(re.findall(r"^  (\w+):\n    name: (\S+)\n    external: true$", block, re.M))
+
+
+def test_secrets_keep_their_names_unless_a_variable_names_a_new_version():
+    assert secret_names(stack_config("stack.yml")) == {name: name for name in SECRETS}
+    versioned = {f"{name.upper()}_SECRET": f"{name}_2" for name in SECRETS}
+    config = stack_config("stack.yml", **versioned)
+    assert secret_names(config) == {name: f"{name}_2" for name in SECRETS}
+    # Inside the containers the files keep their names: only the source moves.
+    bootservice = service(config, "bootservice")
+    assert "SECRET_KEY_FILE: /run/secrets/bootservice_secret_key" in bootservice
+    assert "- source: bootservice_secret_key\n" in bootservice
+
+
+def test_rotation_override_adds_the_fallback_key_and_needs_its_name():
+    config = stack_config(
+        "stack.yml",
+        "stack.rotation.yml",
+        BOOTSERVICE_SECRET_KEY_FALLBACKS_SECRET="bootservice_secret_key",
+        BOOTSERVICE_SECRET_KEY_SECRET="bootservice_secret_key_2",
+    )
+    bootservice = service(config, "bootservice")
+    assert "SECRET_KEY_FALLBACKS_FILE: /run/secrets/bootservice_secret_key_fallbacks" in bootservice
+    for source in ("bootservice_secret_key", "bootservice_secret_key_fallbacks"):
+        assert f"- source: {source}\n" in bootservice
+    names = secret_names(config)
+    assert names["bootservice_secret_key"] == "bootservice_secret_key_2"
+    assert names["bootservice_secret_key_fallbacks"] == "bootservice_secret_key"
+    # Everything but bootservice is stack.yml's.
+    base = stack_config("stack.yml", BOOTSERVICE_SECRET_KEY_SECRET="bootservice_secret_key_2")
+    for name in ("mysql", "nginx", "migrate"):
+        assert service(config, name) == service(base, name)
+    missing = subprocess.run(
+        ["docker", "stack", "config", "-c", "stack.yml", "-c", "stack.rotation.yml"],
+        cwd=REPO,
+        env={k: v for k, v in os.environ.items() if not k.endswith("_SECRET")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode != 0
+    assert "BOOTSERVICE_SECRET_KEY_FALLBACKS_SECRET" in missing.stderr
+
+
 @pytest.mark.parametrize("mesh", [[], ["--mesh"]])
 def test_check_on_an_engine_that_is_no_swarm_manager_is_status_11(mesh):
     if subprocess.run(

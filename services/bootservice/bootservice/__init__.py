@@ -71,6 +71,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=config.secret_key,
+        SECRET_KEY_FALLBACKS=list(config.secret_key_fallbacks),
         APP_VERSION=config.app_version,
         PAGE_TITLE=page_title(config),
         PAGE_SIZE_MAX=config.page_size_max,

@@ -36,6 +36,9 @@ class Config:
     app_version: str = "1.0"
     secret_key: str = field(default="", repr=False)
     secret_key_generated: bool = False
+    # Keys signed with before the current one, still accepted: sessions and
+    # CSRF tokens outlive a rotation of SECRET_KEY (docs/rotation.md).
+    secret_key_fallbacks: tuple[str, ...] = field(default=(), repr=False)
     db_connect_timeout: int = 3
     db_read_timeout: int = 5
     db_pool_size: int = 5
@@ -183,6 +186,22 @@ def _database_url(env: Mapping[str, str]) -> URL:
     )
 
 
+def _key_fallbacks(env: Mapping[str, str], key: str) -> tuple[str, ...]:
+    """SECRET_KEY_FALLBACKS(_FILE): earlier keys, one per line, each at least
+    16 characters; the current key and repeats are dropped."""
+    raw = _read_secret(env, "SECRET_KEY_FALLBACKS")
+    found: list[str] = []
+    for number, line in enumerate((raw or "").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        if len(line) < 16:
+            raise ConfigError(f"SECRET_KEY_FALLBACKS: key {number} is shorter than 16 characters")
+        if line != key and line not in found:
+            found.append(line)
+    return tuple(found)
+
+
 def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
     """Build the Config from `env` (default: os.environ), then `overrides`.
 
@@ -201,6 +220,8 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Confi
         key = secrets.token_hex(32)
     elif len(key) < 16:
         raise ConfigError("SECRET_KEY must be at least 16 characters")
+
+    fallbacks = _key_fallbacks(env, key)
 
     raw_ttl = env.get("READ_CACHE_TTL", "0.5")
     try:
@@ -230,6 +251,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Confi
         app_version=version,
         secret_key=key,
         secret_key_generated=generated,
+        secret_key_fallbacks=fallbacks,
         db_connect_timeout=env_int(env, "DB_CONNECT_TIMEOUT", 3, 1, 60),
         db_read_timeout=env_int(env, "DB_READ_TIMEOUT", 5, 1, 600),
         db_pool_size=env_int(env, "DB_POOL_SIZE", 5, 1, 100),
