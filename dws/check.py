@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import requests
 
 from dws.db import check_labels
-from dws.deploy import DB_LABEL, NETWORK, SECRET_NAMES, SUBNET, TLS_SECRETS
+from dws.deploy import DB_LABEL, NETWORK, STACK, SUBNET, TLS_SECRETS
 from dws.util import REPO, DockerError, DwsError, docker, docker_process, last_line
 
 MANIFEST_TYPES = ", ".join(
@@ -33,6 +33,7 @@ MANIFEST_TYPES = ", ".join(
     ]
 )
 IMAGE_RE = re.compile(r"^\s+image:\s*(\S+)\s*$", re.M)
+SECRET_NAME_RE = re.compile(r"^    name:\s*(\S+)\s*$", re.M)
 
 
 class CheckFailed(DwsError):
@@ -70,8 +71,8 @@ def split_image(ref: str) -> tuple[str, str, str]:
     return first, repo, tag
 
 
-def stack_images(files: Iterable[str], env: dict[str, str] | None = None) -> list[str]:
-    """Image references of the stack files, as the Docker CLI resolves them (variables too)."""
+def stack_config(files: Iterable[str], env: dict[str, str] | None = None) -> str:
+    """The stack files as the Docker CLI resolves them (variables too)."""
     args = ["stack", "config"]
     for f in files:
         args += ["-c", f]
@@ -79,7 +80,21 @@ def stack_images(files: Iterable[str], env: dict[str, str] | None = None) -> lis
     if proc.returncode != 0:
         last = last_line(proc.stderr, proc.returncode)
         raise DockerError(f"`docker stack config` refused the stack file: {last}")
-    return sorted(set(IMAGE_RE.findall(proc.stdout.decode(errors="replace"))))
+    return proc.stdout.decode(errors="replace")
+
+
+def stack_images(config: str) -> list[str]:
+    """Image references of a resolved stack file."""
+    return sorted(set(IMAGE_RE.findall(config)))
+
+
+def stack_secrets(config: str) -> list[str]:
+    """The swarm secrets a resolved stack file names (each once)."""
+    _, found, block = config.partition("\nsecrets:\n")
+    if not found:
+        return []
+    block = re.split(r"^\S", block, maxsplit=1, flags=re.M)[0]
+    return sorted(set(SECRET_NAME_RE.findall(block)))
 
 
 def image_in_registry(ref: str, address: str | None = None) -> Item:
@@ -128,23 +143,36 @@ def manager_items() -> list[Item]:
     return [Item(f"swarm manager ({swarm.get('Nodes', '?')} nodes)", True)]
 
 
-def secret_items() -> list[Item]:
+def _create_hint(name: str) -> str:
+    for base, hint in zip(TLS_SECRETS, ("site.pem", "site-key.pem"), strict=True):
+        if name == base or name.startswith(f"{base}_"):
+            return f"docker secret create {name} {hint}  (docs/operations.md, HTTPS)"
+    return f"printf '%s' \"$(openssl rand -hex 32)\" | docker secret create {name} -"
+
+
+def secret_items(names: Iterable[str]) -> list[Item]:
+    """Every secret the stack names (by the variables of this environment) exists."""
     have = set(docker("secret", "ls", "--format", "{{.Name}}").split())
-    return [
-        Item(
-            f"secret {name}",
-            name in have,
-            f"printf '%s' \"$(openssl rand -hex 32)\" | docker secret create {name} -",
+    return [Item(f"secret {name}", name in have, _create_hint(name)) for name in names]
+
+
+def secrets_in_use(stack: str = STACK) -> list[str]:
+    """For each service of a deployed stack, the secrets its spec names
+    (`file=secret`): which version of each secret every service uses."""
+    ids = docker("service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={stack}")
+    if not ids.split():
+        return []
+    lines = []
+    for service in sorted(
+        json.loads(docker("service", "inspect", *ids.split())), key=lambda s: s["Spec"]["Name"]
+    ):
+        refs = service["Spec"]["TaskTemplate"]["ContainerSpec"].get("Secrets") or []
+        pairs = ", ".join(
+            f"{r['File']['Name']}={r['SecretName']}"
+            for r in sorted(refs, key=lambda r: r["File"]["Name"])
         )
-        for name in SECRET_NAMES
-    ] + [
-        Item(
-            f"secret {name}",
-            name in have,
-            f"docker secret create {name} {hint}  (docs/operations.md, HTTPS)",
-        )
-        for name, hint in zip(TLS_SECRETS, ("site.pem", "site-key.pem"), strict=True)
-    ]
+        lines.append(f"{service['Spec']['Name']}: {pairs or 'no secrets'}")
+    return lines
 
 
 def label_items(db_nodes: int) -> list[Item]:
@@ -190,12 +218,15 @@ def run(
 ) -> list[Item]:
     """Check everything; print each item; CheckFailed if any is missing."""
     items = manager_items()
-    items += secret_items() + label_items(db_nodes) + network_items()
-    for ref in stack_images(files):
+    config = stack_config(files)
+    items += secret_items(stack_secrets(config)) + label_items(db_nodes) + network_items()
+    for ref in stack_images(config):
         registry = split_image(ref)[0]
         items.append(image_in_registry(ref, (registry_address or {}).get(registry)))
     for item in items:
         out(item.line())
+    for line in secrets_in_use():
+        out(f"in use   {line}")
     missing = [i for i in items if not i.ok]
     if missing:
         raise CheckFailed(f"{len(missing)} of {len(items)} items missing")

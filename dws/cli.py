@@ -26,6 +26,7 @@ EXIT_STATUSES = {
     9: "a tutorial or replay step failed",
     10: "dws check: something the stack needs is missing",
     11: "dws check: the engine is not a swarm manager",
+    12: "dws rotate: the rotation stopped (run it again to go on)",
     130: "interrupted (Ctrl-C)",
 }
 

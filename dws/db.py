@@ -50,7 +50,7 @@ DUMP_COMMAND = (
 RESTORE_COMMAND = ("mariadb", "--user=root", "--default-character-set=utf8mb4")
 
 # Inside the container: root's password from the task's secret, never argv.
-_AS_ROOT = 'MYSQL_PWD="$(cat "${MYSQL_ROOT_PASSWORD_FILE:?}")" exec "$@"'
+AS_ROOT = 'MYSQL_PWD="$(cat "${MYSQL_ROOT_PASSWORD_FILE:?}")" exec "$@"'
 
 
 class DbError(Exception):
@@ -92,7 +92,7 @@ def _exec(container: str, *command: str, stdin=None, stdout=None) -> subprocess.
         container,
         "sh",
         "-c",
-        _AS_ROOT,
+        AS_ROOT,
         "sh",
         *command,
         stdin=stdin,

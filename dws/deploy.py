@@ -13,6 +13,7 @@ what stack.yml says.
 
 from __future__ import annotations
 
+import calendar
 import json
 import secrets
 import sys
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from dws import lab as lablib
-from dws import lab_tls
+from dws import lab_tls, stack_vars
 from dws.probe import Swarm
 from dws.util import REPO, DwsError, docker_env, run_command, wait_until
 
@@ -156,13 +157,17 @@ def ensure_network(lab: lablib.Lab) -> bool:
 
 
 def stack_deploy(lab: lablib.Lab, variables: dict[str, str]) -> None:
-    """`docker stack deploy -c stack.yml dws` against cloud01 with the build's variables."""
+    """`docker stack deploy -c stack.yml dws` against cloud01 with these variables
+    (and stack.rotation.yml while a session key is being rotated); recorded
+    for the next deploy (dws.stack_vars)."""
     env = manager_env(lab, **variables)
+    files = [arg for f in stack_vars.stack_files(variables) for arg in ("-c", f)]
     run(
-        ["docker", "stack", "deploy", "-c", "stack.yml", STACK, "--with-registry-auth"],
+        ["docker", "stack", "deploy", *files, STACK, "--with-registry-auth"],
         env,
-        what="docker stack deploy -c stack.yml dws",
+        what=f"docker stack deploy {' '.join(files)} dws",
     )
+    stack_vars.save(variables)
 
 
 def db_nodes_of(lab: lablib.Lab, db_nodes: int) -> list[str]:
@@ -182,6 +187,16 @@ def label_db_nodes(lab: lablib.Lab, nodes: list[str]) -> None:
             lab.docker("node", "update", "--label-add", DB_LABEL, node)
         else:
             lab.docker("node", "update", "--label-rm", key, node, check=False)
+
+
+def update_status(lab: lablib.Lab, service: str, since: float) -> dict:
+    """The service's UpdateStatus if its update started after ``since`` (wall
+    clock), else {}: an earlier update's state says nothing of this one."""
+    status = json.loads(lab.docker("service", "inspect", service))[0].get("UpdateStatus") or {}
+    started = status.get("StartedAt", "")
+    # RFC 3339 with nanoseconds, in UTC: compared at second precision.
+    t = calendar.timegm(time.strptime(started[:19], "%Y-%m-%dT%H:%M:%S")) if started else 0
+    return status if t >= since - 1 else {}
 
 
 def wait_converged(lab: lablib.Lab, timeout: float = 300, db_nodes: int = 1) -> None:
@@ -225,15 +240,19 @@ def deploy(lab: lablib.Lab, say: Callable[[str], None] = print, db_nodes: int = 
     labelled = db_nodes_of(lab, db_nodes)
     label_db_nodes(lab, labelled)
     say(f"$ docker node update --label-add {DB_LABEL} {' / '.join(labelled)}")
+    # The last deploy's secret names (a rotation's), with this build's images.
+    variables = {**stack_vars.load(), **variables}
+    variables.pop("DB_NODES", None)
     if db_nodes != 1:
-        variables = {**variables, "DB_NODES": str(db_nodes)}
+        variables["DB_NODES"] = str(db_nodes)
     made = ensure_network(lab)
     say(
         f"$ docker network create --driver overlay --subnet {SUBNET} {NETWORK}"
         + ("" if made else "  (exists)")
     )
     exports = " ".join(f"{k}={v}" for k, v in variables.items())
-    say(f"$ {exports} docker stack deploy -c stack.yml {STACK} --with-registry-auth")
+    files = " ".join(f"-c {f}" for f in stack_vars.stack_files(variables))
+    say(f"$ {exports} docker stack deploy {files} {STACK} --with-registry-auth")
     started = time.monotonic()
     stack_deploy(lab, variables)
     wait_converged(lab, db_nodes=db_nodes)

@@ -356,6 +356,20 @@ class Nginx:
             )
         )
 
+    def reload(self) -> None:
+        """Check the config, then `nginx -s reload`: new workers take it (and
+        the files it names, certificates too), the old ones finish their
+        requests first."""
+        self.check()
+        proc = subprocess.run(
+            [*self._base(), "-e", str(self.prefix / "error.log"), "-s", "reload"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"nginx -s reload failed: {proc.stderr.strip()}")
+
     def stop_detached(self, pid_file: Path) -> bool:
         """Quit the daemon of ``pid_file`` if it runs this config; whether it did."""
         try:

@@ -268,8 +268,10 @@ class Lab:
         return docker(*args, host=self.manager_host, **kwargs)
 
     def node_docker(self, node: str, *args: str, **kwargs) -> str:
-        """Run the docker CLI inside a node, against that node's own engine."""
-        return docker("exec", f"{PREFIX}-{node}", "docker", *args, **kwargs)
+        """Run the docker CLI inside a node, against that node's own engine
+        (``input``, if given, is its standard input)."""
+        interactive = ["-i"] if kwargs.get("input") is not None else []
+        return docker("exec", *interactive, f"{PREFIX}-{node}", "docker", *args, **kwargs)
 
     def load_image(self, tag: str, target: str | None = None) -> None:
         """Copy an image from the host engine into the manager's engine.
@@ -581,6 +583,15 @@ def _http_ok(url: str) -> bool:
 
 
 # ---------------------------------------------------------------- down
+
+
+def reload_lb() -> None:
+    """The front load balancer reads its configuration and certificate again
+    (a rotated certificate) without dropping a request."""
+    try:
+        _lb().reload()
+    except RuntimeError as exc:
+        raise LabError(f"the front load balancer did not reload: {exc}") from exc
 
 
 def _stop_lb() -> bool:

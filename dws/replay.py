@@ -16,7 +16,6 @@ and the steps of its own below, run by `dws.steps.run_plan`.
 
 from __future__ import annotations
 
-import calendar
 import time
 from collections import Counter
 
@@ -24,6 +23,7 @@ import requests
 
 from dws import deploy as deploy_mod
 from dws import lab as lablib
+from dws import rotate
 from dws.probe import REPORT
 from dws.replay_run import Plan, Run, Step
 from dws.steps import (
@@ -65,11 +65,8 @@ def wait_update(run: Run, state: str, since: float, timeout: float, seen: dict |
     ``since`` (wall clock); return the UpdateStatus. ``seen`` collects {state: message}."""
 
     def check():
-        status = run.swarm.service(BOOT).get("UpdateStatus") or {}
-        started = status.get("StartedAt", "")
-        # RFC 3339 with nanoseconds, in UTC: compare at second precision.
-        t = calendar.timegm(time.strptime(started[:19], "%Y-%m-%dT%H:%M:%S")) if started else 0
-        if t < since - 1:
+        status = deploy_mod.update_status(run.lab, BOOT, since)
+        if not status:
             return None
         if seen is not None:
             seen.setdefault(status.get("State"), status.get("Message"))
@@ -141,6 +138,32 @@ def heal(run: Run, row: dict) -> None:
     )
     say(f"stopped {victim['Name']} on {node}; 3/3 again in {row['heal_seconds']} s")
     nodes_answer(run)
+
+
+def rotation(kind: str):
+    """`dws rotate KIND` under traffic: the rotation's figures in the row, every
+    node answers after it. (The probe's logged-in visitor and its open form
+    are the promise that nobody was logged out.)"""
+
+    def step(run: Run, row: dict) -> None:
+        started = time.monotonic()
+        mark_command(row)
+        row.update(rotate.run(run.lab, kind, retire=True, say=lambda line: say(f"  {line}")))
+        row["rotated_seconds"] = round(time.monotonic() - started, 1)
+        if kind == "tls-cert":
+            serial = int(row["serial"], 16)
+            seen = {"front": rotate.served_serial("127.0.0.1", run.lab.lb_port)}
+            seen |= {node: rotate.served_serial(ip) for node, ip in run.lab.nodes.items()}
+            require(
+                all(s == serial for s in seen.values()),
+                f"certificates after the rotation: { {k: f'{v:x}' for k, v in seen.items()} }, "
+                f"not {row['serial']}",
+            )
+            row["nodes_with_new_certificate"] = len(seen) - 1
+        nodes_answer(run)
+        say(f"rotated the {kind} in {row['rotated_seconds']} s")
+
+    return step
 
 
 def database_stayed(run: Run, row: dict, started: float) -> None:
@@ -281,6 +304,9 @@ PLAN = Plan(
         Step("deploy", deploy),
         Step("balance", balance),
         Step("heal", heal),
+        Step("rotate-session-key", rotation("session-key")),
+        Step("rotate-db-password", rotation("db-password")),
+        Step("rotate-tls-cert", rotation("tls-cert")),
         Step(
             "drain",
             Drain(DRAIN_NODE, left={BOOT: 3, NGINX: 2}, drained=database_stayed),

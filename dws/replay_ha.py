@@ -40,6 +40,7 @@ import time
 
 from dws import deploy as deploy_mod
 from dws import lab as lablib
+from dws import stack_vars
 from dws.probe import REPORT
 from dws.replay_run import Plan, Run, Step
 from dws.steps import (
@@ -124,6 +125,7 @@ def remove_database_volumes(lab: lablib.Lab) -> None:
     """The database volume on every node (the stack must be gone)."""
     for node in lab.nodes:
         lab.node_docker(node, "volume", "rm", deploy_mod.DB_VOLUME, check=False)
+    stack_vars.forget_database()
 
 
 def bootstraps(lab: lablib.Lab) -> int:

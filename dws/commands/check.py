@@ -53,14 +53,15 @@ def registry_map(items: list[str]) -> dict[str, str]:
 
 
 def _aim_at_lab(registries: dict[str, str]) -> None:
-    from dws import deploy, lab
+    from dws import deploy, lab, stack_vars
 
     the_lab = lab.Lab.load()
     os.environ["DOCKER_HOST"] = the_lab.manager_host
     os.environ.pop("DOCKER_CONTEXT", None)
     registries.setdefault(lab.REGISTRY, f"{the_lab.registry_ip}:5000")
-    variables = {}
-    if deploy.IMAGES_JSON.exists():
+    # The last deploy's variables (rotated secrets' names too), else the last build's.
+    variables = stack_vars.load()
+    if not variables and deploy.IMAGES_JSON.exists():
         variables = json.loads(deploy.IMAGES_JSON.read_text()).get("stack_variables") or {}
     # Only a build for the lab's registry tells the lab's tags.
     if variables.get("REGISTRY") == lab.REGISTRY:

@@ -75,15 +75,21 @@ def test_mesh_override_publishes_ports_80_and_443_through_the_routing_mesh():
         assert service(config, name) == service(base, name)
 
 
-SECRETS = (
-    "mysql_root_password",
-    "mysql_app_password",
-    "mysql_migrate_password",
-    "bootservice_secret_key",
-    "bootservice_admin_password",
-    "nginx_tls_certificate",
-    "nginx_tls_key",
-)
+# {key under the stack's `secrets:`: (the variable naming it, its default name)}
+SECRETS = {
+    "mysql_root_password": ("MYSQL_ROOT_PASSWORD_SECRET", "mysql_root_password"),
+    "mysql_app_password": ("MYSQL_APP_PASSWORD_SECRET", "mysql_app_password"),
+    "mysql_migrate_password": ("MYSQL_MIGRATE_PASSWORD_SECRET", "mysql_migrate_password"),
+    "db_password": ("DB_PASSWORD_SECRET", "mysql_app_password"),
+    "db_migrate_password": ("DB_MIGRATE_PASSWORD_SECRET", "mysql_migrate_password"),
+    "bootservice_secret_key": ("BOOTSERVICE_SECRET_KEY_SECRET", "bootservice_secret_key"),
+    "bootservice_admin_password": (
+        "BOOTSERVICE_ADMIN_PASSWORD_SECRET",
+        "bootservice_admin_password",
+    ),
+    "nginx_tls_certificate": ("NGINX_TLS_CERTIFICATE_SECRET", "nginx_tls_certificate"),
+    "nginx_tls_key": ("NGINX_TLS_KEY_SECRET", "nginx_tls_key"),
+}
 
 
 def secret_names(config: str) -> dict[str, str]:
@@ -93,14 +99,33 @@ def secret_names(config: str) -> dict[str, str]:
 
 
 def test_secrets_keep_their_names_unless_a_variable_names_a_new_version():
-    assert secret_names(stack_config("stack.yml")) == {name: name for name in SECRETS}
-    versioned = {f"{name.upper()}_SECRET": f"{name}_2" for name in SECRETS}
+    assert secret_names(stack_config("stack.yml")) == {k: v[1] for k, v in SECRETS.items()}
+    versioned = {var: f"{key}_2" for key, (var, _) in SECRETS.items()}
     config = stack_config("stack.yml", **versioned)
-    assert secret_names(config) == {name: f"{name}_2" for name in SECRETS}
+    assert secret_names(config) == {key: f"{key}_2" for key in SECRETS}
     # Inside the containers the files keep their names: only the source moves.
     bootservice = service(config, "bootservice")
     assert "SECRET_KEY_FILE: /run/secrets/bootservice_secret_key" in bootservice
     assert "- source: bootservice_secret_key\n" in bootservice
+    assert "DB_PASSWORD_FILE: /run/secrets/db_password" in bootservice
+    assert "DB_USER: dws\n" in bootservice
+
+
+def test_a_database_password_rotation_leaves_the_database_service_alone():
+    base = stack_config("stack.yml")
+    rotated = stack_config(
+        "stack.yml",
+        DB_USER="dws_b",
+        DB_PASSWORD_SECRET="mysql_app_password_2",
+        DB_MIGRATE_PASSWORD_SECRET="mysql_migrate_password_2",
+    )
+    # Its spec unchanged, so Swarm does not restart it.
+    assert service(rotated, "mysql") == service(base, "mysql")
+    assert "DB_USER: dws_b\n" in service(rotated, "bootservice")
+    assert "- source: db_migrate_password\n" in service(rotated, "migrate")
+    names = secret_names(rotated)
+    assert names["db_password"] == "mysql_app_password_2"
+    assert names["mysql_app_password"] == "mysql_app_password"
 
 
 def test_rotation_override_adds_the_fallback_key_and_needs_its_name():

@@ -68,6 +68,21 @@ def test_a_cookie_signed_by_a_rotated_replica_holds_on_one_not_yet_rotated(make_
     assert _logged_in_as(_moved(rotated, make_app(OLD, fallbacks=NEW)))
 
 
+def test_a_visitor_who_comes_back_after_the_switch_survives_the_retirement(make_app):
+    # Signed again with the new key on the first request after the switch,
+    # so retiring the old key does not end a session that is in use.
+    browser = make_app(OLD).test_client()
+    assert form_login(browser).status_code == 302
+    switched = _moved(browser, make_app(NEW, fallbacks=OLD))
+    resp = switched.get("/countries")
+    assert DEMO_USER[0] in text_of(resp)
+    assert "session=" in resp.headers.get("Set-Cookie", "")
+    assert resp.headers["Cache-Control"] == "private, no-store"
+    # Already on the new key: no cookie is sent again.
+    assert "Set-Cookie" not in switched.get("/countries").headers
+    assert _logged_in_as(_moved(switched, make_app(NEW)))
+
+
 def test_without_the_fallback_the_old_session_ends(make_app):
     browser = make_app(OLD).test_client()
     assert form_login(browser).status_code == 302

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Request, Response, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from . import api, auth, db, errors, galera, health, legacy, pages
 from .auth import PRIVATE
@@ -40,7 +41,30 @@ class _SessionInterface(SecureCookieSessionInterface):
             self.get_cookie_name(app)
         ):
             return self.session_class()
-        return super().open_session(app, request)
+        session = super().open_session(app, request)
+        if session and app.config["SECRET_KEY_FALLBACKS"] and not self._signed_now(app, request):
+            # Signed with a key being retired: signed again with today's key
+            # in this answer, so a visitor who keeps using the site is not
+            # logged out when that key goes.
+            session.modified = True
+        return session
+
+    def _signed_now(self, app: Flask, request: Request) -> bool:
+        """Whether the session cookie is signed with the current key."""
+        current = URLSafeTimedSerializer(
+            app.secret_key,
+            salt=self.salt,
+            serializer=self.serializer,
+            signer_kwargs={
+                "key_derivation": self.key_derivation,
+                "digest_method": self.digest_method,
+            },
+        )
+        try:
+            current.loads(request.cookies[self.get_cookie_name(app)])
+        except BadSignature:
+            return False
+        return True
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         # A session nobody read or changed sets no cookie and no Vary. (The
