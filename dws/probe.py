@@ -6,20 +6,25 @@ on 127.0.0.1 and the lab's own node addresses.
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import random
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
 from dws import tls
-from dws.replay_report import attempts
+from dws.replay_report import FORM_INVALID, FORM_REFUSED, LOGGED_IN, LOGGED_OUT, attempts
 from dws.util import StepFailed, wait_until
 
 REPORT = Path(__file__).resolve().parents[1] / "build" / "reports" / "replay.json"
@@ -39,13 +44,43 @@ RETRY_BACKOFF = (0.25, 0.5, 1.0, 2.0)
 RETRY_FOR_S = 90.0
 UNKNOWN_OUTCOME = (None, 409, 502, 503, 504)
 
+# The logged-in visitor: it checks a page that needs a login this often, and
+# posts back the form that page showed, held open meanwhile, every
+# FORM_EVERY checks (a few seconds old by then).
+SESSION_EVERY = 0.5
+FORM_EVERY = 6
+LOGIN_PATH = "/login"
+LOGIN_FORM = "login-form"
+SESSION_PAGE = "/countries/new"
+COUNTRY_FORM = "country-form"
+# Left empty, the new-country form's fields fail validation: the form is
+# answered, and no row is created.
+INVALID_COUNTRY = {"countryname": "", "countrycode": ""}
+# auth.check_csrf's refusal, and what marks the form shown again with its errors.
+CSRF_FAILED = "CSRF check failed"
+FIELD_ERROR = 'class="field-error"'
+USERNAME_RE = re.compile(r'<span id="username">([^<]*)</span>')
+REDIRECTS = (301, 302, 303, 307, 308)
+# The statuses a request of each kind is answered when it goes as planned
+# (any other kind: 200). A visitor sent to the login form, or a form the
+# CSRF check refused, is answered as designed: they are counted as logouts
+# and refused forms, not as failed requests.
+EXPECTED_STATUS = {
+    "write": (201,),
+    "login": (200, 302),
+    "session": (200, 302),
+    "form": (400, 302),
+}
+
+Verdict = tuple[str | None, str | None]  # (outcome, error)
+
 
 @dataclass
 class Record:
     """One probe request and what came back."""
 
     step: str
-    kind: str  # page | read | search | fresh-read | write
+    kind: str  # page | read | search | fresh-read | write | login | session | form
     status: int | None  # None: connection error or timeout
     served_by: str | None
     version: str | None
@@ -65,12 +100,16 @@ class Record:
     # A write attempt with an unknown outcome that a later attempt with the
     # same key settled: absorbed by the client, not a failure.
     settled_by_retry: bool = False
+    # What a request of the logged-in visitor found (dws.replay_report's
+    # LOGGED_IN, LOGGED_OUT, FORM_INVALID, FORM_REFUSED); None for the others.
+    outcome: str | None = None
 
     @property
     def failed(self) -> bool:
-        """A connection error, a timeout, a 5xx, or any status but the expected one."""
-        expected = 201 if self.kind == "write" else 200
-        return self.status != expected or (self.error is not None)
+        """A connection error, a timeout, a 5xx, or any status but the kind's
+        expected ones (EXPECTED_STATUS)."""
+        expected = EXPECTED_STATUS.get(self.kind, (200,))
+        return self.status not in expected or (self.error is not None)
 
     @property
     def front_attempts(self) -> int:
@@ -83,6 +122,98 @@ class Record:
         return attempts(self.node_status)
 
 
+class _Forms(HTMLParser):
+    """The forms of a page: id -> (action, the hidden inputs' names and values)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: dict[str, tuple[str, dict[str, str]]] = {}
+        self._open: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {name: value or "" for name, value in attrs}
+        if tag == "form":
+            self._open = found.get("id", "")
+            self.forms[self._open] = (found.get("action", ""), {})
+        elif tag == "input" and self._open is not None and found.get("type") == "hidden":
+            if found.get("name"):
+                self.forms[self._open][1][found["name"]] = found.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._open = None
+
+
+def page_form(body: str, form_id: str) -> tuple[str, dict[str, str]] | None:
+    """The form `form_id` of a page: its action and hidden inputs (the
+    csrf_token), as a browser would submit them; None if the page has none."""
+    parser = _Forms()
+    parser.feed(body)
+    parser.close()
+    return parser.forms.get(form_id)
+
+
+def shows_user(body: str, username: str) -> bool:
+    """Whether a page shows `username` as the logged-in user (templates/base.html)."""
+    return any(html.unescape(name) == username for name in USERNAME_RE.findall(body))
+
+
+def to_login(location: str | None) -> bool:
+    """Whether a redirect sends the visitor to the login form."""
+    return bool(location) and urlsplit(location).path == LOGIN_PATH
+
+
+def login_page_verdict(status: int, location: str | None, body: str) -> Verdict:
+    """GET /login: the login form with its csrf_token."""
+    if status in REDIRECTS:
+        return None, f"the login form redirected to {location}"
+    if status == 200 and "csrf_token" not in (page_form(body, LOGIN_FORM) or ("", {}))[1]:
+        return None, "no login form with a csrf_token"
+    return None, None
+
+
+def login_verdict(status: int, location: str | None, body: str) -> Verdict:
+    """POST /login: logged in is a redirect away from the login form."""
+    if status in REDIRECTS and not to_login(location):
+        return LOGGED_IN, None
+    if status in REDIRECTS or status == 200:
+        return None, f"not logged in: {status} {location or ''}".rstrip()
+    return None, None
+
+
+def session_verdict(status: int, location: str | None, body: str, username: str) -> Verdict:
+    """GET of a page that needs a login, redirects not followed: logged in is
+    a 200 showing the user; a redirect to the login form, or a 200 without
+    the user, is logged out. A 5xx or a connection error is neither: the
+    recording marks it failed."""
+    if status == 200:
+        return (LOGGED_IN if shows_user(body, username) else LOGGED_OUT), None
+    if status in REDIRECTS:
+        if to_login(location):
+            return LOGGED_OUT, None
+        return None, f"redirected to {location}"
+    return None, None
+
+
+def form_verdict(status: int, location: str | None, body: str) -> Verdict:
+    """POST of the new-country form left empty: the service shows the form
+    again with its errors, status 400 (pages.py `_render_form`); the CSRF
+    check's refusal is a 400 too, told apart by its message (auth.check_csrf).
+    The CSRF check runs first, so a form that reaches the login check was
+    accepted by it: a redirect to the login form means logged out."""
+    if status == 400:
+        if CSRF_FAILED in body:
+            return FORM_REFUSED, None
+        if FIELD_ERROR in body and page_form(body, COUNTRY_FORM) is not None:
+            return FORM_INVALID, None
+        return None, "a 400 that is neither the form's errors nor the CSRF refusal"
+    if status in REDIRECTS:
+        if to_login(location):
+            return LOGGED_OUT, None
+        return None, f"the invalid form was accepted: redirected to {location}"
+    return None, None
+
+
 class Probe:
     """Continuous mixed traffic through the front load balancer, recorded per step.
 
@@ -93,7 +224,11 @@ class Probe:
     countries with HTTP Basic auth and an Idempotency-Key, and sends a POST
     whose outcome it did not learn again with the same key. Every request
     asks the proxies for their upstream attempts and carries its own
-    X-Request-ID. Bounded: it stops itself after ``max_seconds`` or
+    X-Request-ID. A visitor logs in through the login form and, every
+    ``session_every`` seconds, checks that it is still logged in and now and
+    then posts back a form it has held open (0: no visitor); it counts per
+    step the times it found itself logged out and the forms the CSRF check
+    refused. Bounded: it stops itself after ``max_seconds`` or
     ``max_requests``, whichever comes first.
     """
 
@@ -106,6 +241,8 @@ class Probe:
         readers: int = 8,
         rate: float = 100.0,
         write_every: float = 0.5,
+        session_every: float = SESSION_EVERY,
+        form_every: int = FORM_EVERY,
         max_seconds: float = 2400,
         max_requests: int = 400_000,
         verify: str | bool = True,
@@ -117,6 +254,8 @@ class Probe:
         self.readers = readers
         self.rate = rate
         self.write_every = write_every
+        self.session_every = session_every
+        self.form_every = max(1, form_every)
         self.max_seconds = max_seconds
         self.max_requests = max_requests
         self.step = "deploy"
@@ -139,6 +278,11 @@ class Probe:
         self._write_seq = itertools.count(1)
         self._request_seq = itertools.count(1)
         self._started = 0.0
+        # Per step: the visitor's logouts, refused forms, checks and form posts.
+        self._logouts: Counter[str] = Counter()
+        self._forms_refused: Counter[str] = Counter()
+        self._session_checks: Counter[str] = Counter()
+        self._form_posts: Counter[str] = Counter()
 
     # -- control
 
@@ -159,6 +303,15 @@ class Probe:
                 target=self._run, args=(self._write_loop, 0), name="probe-writer", daemon=True
             )
         )
+        if self.session_every > 0:
+            self._threads.append(
+                threading.Thread(
+                    target=self._run,
+                    args=(self._session_loop, 0, "session"),
+                    name="probe-session",
+                    daemon=True,
+                )
+            )
         for t in self._threads:
             t.start()
 
@@ -194,6 +347,30 @@ class Probe:
         """Label the requests that start from now on."""
         self.step = name
 
+    @property
+    def logouts(self) -> dict[str, int]:
+        """Step -> times the logged-in visitor found itself logged out."""
+        with self._lock:
+            return dict(self._logouts)
+
+    @property
+    def forms_refused(self) -> dict[str, int]:
+        """Step -> open forms the CSRF check refused."""
+        with self._lock:
+            return dict(self._forms_refused)
+
+    @property
+    def session_checks(self) -> dict[str, int]:
+        """Step -> the visitor's checks that it is still logged in."""
+        with self._lock:
+            return dict(self._session_checks)
+
+    @property
+    def form_posts(self) -> dict[str, int]:
+        """Step -> open forms the visitor posted back."""
+        with self._lock:
+            return dict(self._form_posts)
+
     def _expired(self) -> bool:
         return (
             self._stop.is_set()
@@ -203,7 +380,9 @@ class Probe:
 
     # -- clients
 
-    def _run(self, loop: Callable[[requests.Session, int], None], index: int) -> None:
+    def _run(
+        self, loop: Callable[[requests.Session, int], None], index: int, kind: str = "page"
+    ) -> None:
         # Never let an exception escape a thread: pytest turns it into an error
         # far from its cause; record it as a failed request instead.
         with tls.client_session(self.verify) as session:
@@ -211,7 +390,7 @@ class Probe:
                 loop(session, index)
             except Exception as exc:  # noqa: BLE001 - recorded, then the thread ends
                 self._record(
-                    "page",
+                    kind,
                     None,
                     None,
                     f"probe thread crashed: {exc!r}",
@@ -259,6 +438,78 @@ class Probe:
             self._write(session, name, code, f"{self.run_id}-{seq}")
             self._stop.wait(self.write_every)
 
+    def _session_loop(self, session: requests.Session, _index: int) -> None:
+        """A visitor of the pages: logs in through the login form, then now
+        and then posts back the form it holds open and checks that it is
+        still logged in; logs in again whenever it finds itself logged out."""
+        check = partial(session_verdict, username=self.auth[0])
+        logged_in = False
+        open_form: tuple[str, dict[str, str]] | None = None
+        checks = 0
+        while not self._expired():
+            if not logged_in:
+                # A new login gives the session a new CSRF token: a form
+                # opened before it would be refused for that alone.
+                open_form = None
+                logged_in = self._login(session)
+            else:
+                checks += 1
+                # The form goes first, on the cookie as the last answer left
+                # it: a session the service can no longer read shows as a
+                # refused form here and as a logout in the check after it.
+                if open_form is not None and checks % self.form_every == 0:
+                    logged_in = self._post_form(session, open_form)
+                    open_form = None
+                if logged_in:
+                    rec, body = self._page(session, "GET", SESSION_PAGE, "session", check)
+                    if rec.outcome == LOGGED_OUT:
+                        logged_in = False
+                    elif rec.outcome == LOGGED_IN and open_form is None:
+                        open_form = page_form(body, COUNTRY_FORM)
+            self._stop.wait(self.session_every)
+
+    def _login(self, session: requests.Session) -> bool:
+        """Log in through the login form as a browser does; whether it worked."""
+        rec, body = self._page(session, "GET", LOGIN_PATH, "login", login_page_verdict)
+        form = None if rec.failed else page_form(body, LOGIN_FORM)
+        if form is None:
+            return False
+        action, hidden = form
+        data = {**hidden, "username": self.auth[0], "password": self.auth[1]}
+        rec, _ = self._page(session, "POST", action or LOGIN_PATH, "login", login_verdict, data)
+        return rec.outcome == LOGGED_IN and not rec.failed
+
+    def _post_form(self, session: requests.Session, form: tuple[str, dict[str, str]]) -> bool:
+        """Submit an open form, left invalid so that nothing is written;
+        False if the answer says the visitor was logged out."""
+        action, hidden = form
+        path = action if action.startswith("/") else SESSION_PAGE
+        rec, _ = self._page(
+            session, "POST", path, "form", form_verdict, {**hidden, **INVALID_COUNTRY}
+        )
+        return rec.outcome != LOGGED_OUT
+
+    def _page(
+        self,
+        session: requests.Session,
+        method: str,
+        path: str,
+        kind: str,
+        verdict: Callable[[int, str | None, str], Verdict],
+        data: dict[str, str] | None = None,
+    ) -> tuple[Record, str]:
+        """One request of the visitor, as a browser sends it: a form body, the
+        session cookie, no Basic credentials, redirects not followed (where
+        one leads is the answer). Its record and the page it got."""
+        page = {"body": ""}
+
+        def judge(resp: requests.Response, body: str) -> Verdict:
+            page["body"] = body
+            return verdict(resp.status_code, resp.headers.get("Location"), body)
+
+        rec = self._request(session, method, path, kind, data=data, follow=False, judge=judge)
+        return rec, page["body"]
+
     def _write(self, session: requests.Session, name: str, code: str, key: str) -> None:
         """POST one country; repeat it with its key until its outcome is known."""
         first = time.monotonic()
@@ -303,6 +554,9 @@ class Probe:
         kind: str,
         *,
         json_body: dict | None = None,
+        data: dict[str, str] | None = None,
+        follow: bool = True,
+        judge: Callable[[requests.Response, str], Verdict] | None = None,
         created_name: str | None = None,
         expect_name: str | None = None,
         key: str | None = None,
@@ -320,9 +574,13 @@ class Probe:
                 method,
                 self.base_url + path,
                 json=json_body,
+                data=data,
                 headers=headers,
                 timeout=TIMEOUT,
-                auth=self.auth if method == "POST" else None,
+                # The API writer's credentials: the visitor's pages go by
+                # their login session alone.
+                auth=self.auth if kind == "write" else None,
+                allow_redirects=follow,
             )
         except requests.RequestException as exc:
             return self._record(
@@ -333,7 +591,10 @@ class Probe:
             title = None
             created_id = None
             error = None
-            if kind == "page":
+            outcome = None
+            if judge is not None:
+                outcome, error = judge(resp, body)
+            elif kind == "page":
                 m = TITLE_RE.search(body)
                 title = m.group(1) if m else None
             elif kind == "fresh-read" and resp.status_code == 200:
@@ -361,6 +622,7 @@ class Probe:
                 title=title,
                 created_id=created_id,
                 created_name=created_name,
+                outcome=outcome,
                 **extra,
             )
 
@@ -379,6 +641,7 @@ class Probe:
         request_id: str | None = None,
         key: str | None = None,
         attempt: int = 1,
+        outcome: str | None = None,
     ) -> Record:
         headers = resp.headers if resp is not None else {}
         if error is None and status is not None and status >= 500:
@@ -401,9 +664,18 @@ class Probe:
             node_status=headers.get("X-Upstream-Status"),
             key=key,
             attempt=attempt,
+            outcome=outcome,
         )
         with self._lock:
             self.records.append(rec)
+            if outcome == LOGGED_OUT:
+                self._logouts[step] += 1
+            elif outcome == FORM_REFUSED:
+                self._forms_refused[step] += 1
+            if kind == "session":
+                self._session_checks[step] += 1
+            elif kind == "form":
+                self._form_posts[step] += 1
         return rec
 
     # -- queries

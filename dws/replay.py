@@ -2,10 +2,12 @@
 
 `run(lab)` is what `dws replay` and the e2e tier call.
 
-The tutorial's ten steps, with build.py and stack.yml exactly as users run
+The tutorial's steps, with build.py and stack.yml exactly as users run
 them (README, "Deploy on your own swarm"), against the lab's manager
-(DOCKER_HOST=tcp://cloud01:2375): deploy, balance, heal, drain, scale, update,
-rollback, auto-rollback, verify, then the stack is removed. A probe sends
+(DOCKER_HOST=tcp://cloud01:2375): deploy, balance, heal, three secret
+rotations (`dws rotate`), drain, scale, update, rollback, auto-rollback,
+faults the tutorial never tries (the database restarted, a node killed),
+verify, then the stack is removed. A probe sends
 pages, API reads and authenticated writes through the lab's front load
 balancer the whole time.
 
@@ -325,10 +327,11 @@ PLAN = Plan(
 
 
 def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
-    """Steps 1-10 on a running lab: every step's outcome, zero failed requests, no lost
-    writes (StepFailed otherwise). Returns the report written to REPORT.
+    """Every step of PLAN on a running lab: every step's outcome, zero failed
+    requests, no lost writes (StepFailed otherwise). Returns the report written
+    to REPORT.
 
-    Step 1 deploys (or re-deploys) the stack; step 10 removes it unless
-    ``remove_stack`` is false.
+    The first step deploys (or re-deploys) the stack; at the end it is removed
+    unless ``remove_stack`` is false.
     """
     return run_plan(lab, PLAN, remove_stack=remove_stack)

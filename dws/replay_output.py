@@ -146,6 +146,8 @@ def build_report(run: Run) -> dict[str, Any]:
         "requests_by_kind": dict(Counter(r.kind for r in run.traffic.records)),
         "failures": sum(r["failures"] for r in rows),
         "retried": sum(r["retried"] for r in rows),
+        "logouts": sum(r["logouts"] for r in rows),
+        "forms_refused": sum(r["forms_refused"] for r in rows),
         "writes": writes_section(run),
         "total_seconds": round(time.monotonic() - run.started, 1),
         "swarm_timing": {

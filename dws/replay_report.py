@@ -36,6 +36,14 @@ SLOW_BOUND = {"node-crash": 18.0, "db-full-crash": 10.0}
 # long as they are fast.
 DB_AWAY = ("db-restart", "db-full-crash")
 SAMPLES = 10
+# What a request of the probe's logged-in visitor found (Record.outcome): a
+# page that needs a login shown with the user, or the login form instead;
+# an open form answered with its validation errors, or refused by the CSRF
+# check.
+LOGGED_IN = "logged-in"
+LOGGED_OUT = "logged-out"
+FORM_INVALID = "invalid"
+FORM_REFUSED = "refused"
 
 
 def step_kind(step: str) -> str:
@@ -138,6 +146,22 @@ def in_progress(records: Iterable[Any]) -> list[Any]:
     return [r for r in records if r.kind == "write" and r.status == 409]
 
 
+def visitor_figures(records: Sequence[Any]) -> dict[str, int]:
+    """The logged-in visitor's figures: its checks that it is still logged
+    in and its posts of an open form, the times it found itself logged out
+    (a login-required page, or the form, answered with the login form) and
+    the forms the CSRF check refused. Records of other traffic have no
+    `outcome`."""
+    kinds = Counter(r.kind for r in records)
+    outcomes = Counter(getattr(r, "outcome", None) for r in records)
+    return {
+        "session_checks": kinds["session"],
+        "form_posts": kinds["form"],
+        "logouts": outcomes[LOGGED_OUT],
+        "forms_refused": outcomes[FORM_REFUSED],
+    }
+
+
 def step_stats(step: str, records: Sequence[Any], t0: float, seconds: float) -> dict[str, Any]:
     """The report's figures for one step's records.
 
@@ -159,6 +183,7 @@ def step_stats(step: str, records: Sequence[Any], t0: float, seconds: float) -> 
         "client_retried_writes": sum(r.settled_by_retry for r in records),
         "in_progress_409": len(waiting),
         "in_progress_409_failed": sum(not r.settled_by_retry for r in waiting),
+        **visitor_figures(records),
         **latency_figures(records),
         "slowest": [sample(r, t0) for r in slowest],
         "failed": [sample(r, t0) for r in failures[:SAMPLES]],
@@ -198,6 +223,10 @@ def violations(step: str, stats: dict[str, Any]) -> list[str]:
             f"{step}: {stats['retried']} of {stats['requests']} requests retried by a proxy "
             f"(bound {MAX_RETRIED_SHARE:.0%})"
         )
+    if stats.get("logouts"):
+        out.append(f"{step}: {stats['logouts']} logouts of the logged-in visitor")
+    if stats.get("forms_refused"):
+        out.append(f"{step}: {stats['forms_refused']} open forms refused by the CSRF check")
     return out
 
 

@@ -1,11 +1,13 @@
 """`dws replay` on the session's lab (after the other e2e tests): the tutorial's
-ten steps under continuous traffic, zero failed requests, no lost writes; then
-`dws replay --db-nodes 3`: the same promises while each node, each holding a
-Galera node, is drained, the database restarts node by node and a node dies."""
+steps and three secret rotations under continuous traffic, zero failed
+requests, no lost writes, nobody logged out; then `dws replay --db-nodes 3`:
+the same promises while each node, each holding a Galera node, is drained,
+the database restarts node by node and a node dies."""
 
 from __future__ import annotations
 
 import json
+import re
 
 from dws.probe import REPORT
 from dws.replay import TIMELINE
@@ -33,6 +35,9 @@ def test_replay_keeps_every_promise(swarm_lab, run_dws):
         "deploy",
         "balance",
         "heal",
+        "rotate-session-key",
+        "rotate-db-password",
+        "rotate-tls-cert",
         "drain",
         "scale",
         "update",
@@ -44,6 +49,12 @@ def test_replay_keeps_every_promise(swarm_lab, run_dws):
     for name, row in steps.items():
         assert STEP_FIGURES <= set(row), name
         assert row["failures"] == 0, name
+        # The probe's logged-in visitor stayed logged in, its open form valid
+        # (the traffic starts at the end of `deploy`).
+        assert row["session_checks"] > 0 or name == "deploy", (name, row)
+        assert row["logouts"] == 0, name
+        assert row["forms_refused"] == 0, name
+    assert_rotations(steps)
     writes = report["writes"]
     assert writes["acknowledged_writes"] > 0
     assert writes["lost_writes"] == 0 and writes["duplicated_writes"] == 0
@@ -100,6 +111,20 @@ def test_replay_with_three_database_nodes_keeps_every_promise(older_engine_lab, 
         return older_engine_lab.docker("node", "inspect", node, "--format", "{{json .Spec.Labels}}")
 
     assert [node for node in older_engine_lab.nodes if "dws.db" in labels(node)] == ["cloud03"]
+
+
+def assert_rotations(steps: dict) -> None:
+    """Each rotation named its new secret and ended with it in use; the
+    certificate's reached the front and all three nodes."""
+    key = steps["rotate-session-key"]
+    assert re.fullmatch(r"bootservice_secret_key_\d+", key["secret"]), key
+    assert {"announce_seconds", "sign_seconds", "retire_seconds"} <= set(key), key
+    password = steps["rotate-db-password"]
+    assert password["user"] in ("dws", "dws_b"), password
+    assert re.fullmatch(r"mysql_app_password_\d+", password["secret"]), password
+    cert = steps["rotate-tls-cert"]
+    assert re.fullmatch(r"nginx_tls_certificate_\d+", cert["secret"]), cert
+    assert cert["nodes_with_new_certificate"] == 3 and int(cert["serial"], 16) > 0, cert
 
 
 def assert_swarm_breakdown(report: dict, steps: dict) -> None:

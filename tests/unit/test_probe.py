@@ -90,7 +90,7 @@ def service(monkeypatch):
 
 
 def writer(url: str) -> Probe:
-    probe = Probe(url, ("admin", "x"), run_id="t", readers=0, write_every=0.05)
+    probe = Probe(url, ("admin", "x"), run_id="t", readers=0, write_every=0.05, session_every=0)
     probe.set_step(STEP)
     return probe
 

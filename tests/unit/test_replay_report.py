@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from dws.probe import Record
+from dws.replay_output import build_report
 from dws.replay_report import (
+    FORM_INVALID,
+    FORM_REFUSED,
+    LOGGED_IN,
+    LOGGED_OUT,
     MAX_SECONDS,
     MAX_WRITE_SECONDS,
     attempts,
@@ -121,6 +128,100 @@ def test_a_409_in_progress_is_absorbed_when_a_repeat_settles_the_write():
     assert figures == {"settled_by_repeat": 1, "settled_after_last_step": 1, "in_progress_409": 16}
 
 
+class WithoutOutcome:
+    """A record of another traffic source, which knows no `outcome`."""
+
+    def __init__(self, record: Record) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str):
+        if name == "outcome":
+            raise AttributeError(name)
+        return getattr(self._record, name)
+
+
+def visitor(step: str, logged_out: int = 0, refused: int = 0) -> list[Record]:
+    """The logged-in visitor's records of one step: 10 checks, 3 form posts,
+    `logged_out` of the checks sent to the login form (each followed by a
+    login), `refused` of the posts refused by the CSRF check."""
+    out = [rec(step, "session", 302, outcome=LOGGED_OUT) for _ in range(logged_out)]
+    out += [rec(step, "login", 302, outcome=LOGGED_IN) for _ in range(logged_out)]
+    out += [rec(step, "session", 200, outcome=LOGGED_IN) for _ in range(10 - logged_out)]
+    out += [rec(step, "form", 400, outcome=FORM_REFUSED) for _ in range(refused)]
+    out += [rec(step, "form", 400, outcome=FORM_INVALID) for _ in range(3 - refused)]
+    return out
+
+
+def test_the_visitor_logged_out_or_its_form_refused_breaks_a_promise():
+    records = [rec(at=i * 0.1) for i in range(50)]
+    kept = step_stats("rotate-session-key", [*records, *visitor("rotate-session-key")], 100, 10)
+    assert (kept["session_checks"], kept["form_posts"]) == (10, 3)
+    assert (kept["logouts"], kept["forms_refused"], kept["failures"]) == (0, 0, 0)
+    assert kept["by_kind"] == {"form": 3, "read": 50, "session": 10}
+    assert violations("rotate-session-key", kept) == []
+    lost = step_stats(
+        "rotate-session-key", [*records, *visitor("rotate-session-key", 2, 1)], 100, 10
+    )
+    assert (lost["session_checks"], lost["form_posts"]) == (10, 3)
+    # Counted as logouts and refused forms, not as failed requests.
+    assert (lost["logouts"], lost["forms_refused"], lost["failures"]) == (2, 1, 0)
+    assert lost["by_kind"] == {"form": 3, "login": 2, "read": 50, "session": 10}
+    assert violations("rotate-session-key", lost) == [
+        "rotate-session-key: 2 logouts of the logged-in visitor",
+        "rotate-session-key: 1 open forms refused by the CSRF check",
+    ]
+    # Failing visitor requests are failures like any other, not logouts.
+    failed = [
+        rec(kind="session", status=None, error="ConnectTimeout"),
+        rec(kind="form", status=503),
+    ]
+    stats = step_stats("balance", failed, 100, 1)
+    assert (stats["failures"], stats["logouts"], stats["session_checks"]) == (2, 0, 1)
+    # Traffic without a visitor: zeros, also for records without an outcome.
+    stats = step_stats("balance", [WithoutOutcome(rec())], 100, 1)
+    assert (stats["session_checks"], stats["logouts"], stats["forms_refused"]) == (0, 0, 0)
+
+
+def test_the_report_totals_the_visitor_figures_of_every_step(tmp_path):
+    steps = ("deploy", "rotate-session-key", "rotate-db-password")
+    records = [
+        *visitor("deploy"),
+        *visitor("rotate-session-key", logged_out=1),
+        *visitor("rotate-db-password", logged_out=2, refused=3),
+    ]
+    traffic = SimpleNamespace(
+        records=records,
+        started_at=100.0,
+        acknowledged={},
+        settled_by_repeat=0,
+        settled_after_last_step=0,
+    )
+    run = SimpleNamespace(
+        events=None,
+        traffic=traffic,
+        rows=[{"name": name, "seconds": 1.0} for name in steps],
+        spans=[
+            {"name": name, "start": 100.0 + i, "end": 101.0 + i} for i, name in enumerate(steps)
+        ],
+        audit=audit_writes({}, [], []),
+        started=100.0,
+        lab=SimpleNamespace(engine="26", engine_version="26.1.5"),
+        extra={},
+    )
+    report = build_report(run)
+    by_name = {row["name"]: row for row in report["steps"]}
+    assert [by_name[n]["logouts"] for n in steps] == [0, 1, 2]
+    assert [by_name[n]["forms_refused"] for n in steps] == [0, 0, 3]
+    assert [by_name[n]["session_checks"] for n in steps] == [10, 10, 10]
+    assert (report["logouts"], report["forms_refused"], report["failures"]) == (3, 3, 0)
+    assert report["requests_by_kind"]["session"] == 30
+    assert report["violations"] == [
+        "rotate-session-key: 1 logouts of the logged-in visitor",
+        "rotate-db-password: 2 logouts of the logged-in visitor",
+        "rotate-db-password: 3 open forms refused by the CSRF check",
+    ]
+
+
 def test_audit_finds_lost_doubled_and_unknown_writes():
     rows = [
         {"id": 1, "countryname": "e2e-x-1", "countrycode": "Z001"},
@@ -151,6 +252,12 @@ def test_timeline_is_a_png(tmp_path):
         for i in range(200)
     ]
     records.append(rec(at=5, status=None, error="x", node_status="502, 200"))
+    records += [
+        rec(at=6 + i * 0.5, kind="session", status=302, outcome=LOGGED_OUT) for i in range(5)
+    ]
+    records += [
+        rec(at=6 + i * 0.5, kind="form", status=400, outcome=FORM_REFUSED) for i in range(5)
+    ]
     steps = [{"name": "balance", "start": 0, "end": 5}, {"name": "update", "start": 5, "end": 10}]
     out = timeline_png(records, steps, 100, tmp_path / "t.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
