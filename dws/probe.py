@@ -7,6 +7,7 @@ on 127.0.0.1 and the lab's own node addresses.
 from __future__ import annotations
 
 import html
+import http.client
 import itertools
 import json
 import random
@@ -103,6 +104,9 @@ class Record:
     # What a request of the logged-in visitor found (dws.replay_report's
     # LOGGED_IN, LOGGED_OUT, FORM_INVALID, FORM_REFUSED); None for the others.
     outcome: str | None = None
+    # Sent again on a new connection after the server closed the first one
+    # without an answer (Probe._request): absorbed by the client.
+    reconnected: bool = False
 
     @property
     def failed(self) -> bool:
@@ -120,6 +124,21 @@ class Record:
     def node_attempts(self) -> int:
         """Attempts the answering node's nginx made (0: not reported)."""
         return attempts(self.node_status)
+
+
+def closed_unanswered(exc: BaseException) -> bool:
+    """Whether a request failed because the server closed its connection
+    before answering (the cause somewhere in the exception's chain)."""
+    pending, seen = [exc], 0
+    while pending and seen < 20:
+        err = pending.pop()
+        seen += 1
+        if isinstance(err, (http.client.RemoteDisconnected, ConnectionResetError)):
+            return True
+        pending += [a for a in err.args if isinstance(a, BaseException)]
+        if err.__cause__ is not None:
+            pending.append(err.__cause__)
+    return False
 
 
 class _Forms(HTMLParser):
@@ -569,23 +588,32 @@ class Probe:
             headers["Idempotency-Key"] = f'"{key}"'
         extra = {"request_id": request_id, "key": key, "attempt": attempt}
         started = time.monotonic()
-        try:
-            resp = session.request(
-                method,
-                self.base_url + path,
-                json=json_body,
-                data=data,
-                headers=headers,
-                timeout=TIMEOUT,
-                # The API writer's credentials: the visitor's pages go by
-                # their login session alone.
-                auth=self.auth if kind == "write" else None,
-                allow_redirects=follow,
-            )
-        except requests.RequestException as exc:
-            return self._record(
-                kind, None, None, f"{type(exc).__name__}: {exc}", started, step, **extra
-            )
+        for again in (False, True):
+            try:
+                resp = session.request(
+                    method,
+                    self.base_url + path,
+                    json=json_body,
+                    data=data,
+                    headers=headers,
+                    timeout=TIMEOUT,
+                    # The API writer's credentials: the visitor's pages go by
+                    # their login session alone.
+                    auth=self.auth if kind == "write" else None,
+                    allow_redirects=follow,
+                )
+                break
+            except requests.RequestException as exc:
+                # As a browser does (RFC 9112, 9.3.1): a GET whose connection
+                # the server closed before any answer (an idle keep-alive
+                # connection closed by a reload) is sent once more on a new
+                # one. Counted, as absorbed by the client.
+                if method == "GET" and not again and closed_unanswered(exc):
+                    extra["reconnected"] = True
+                    continue
+                return self._record(
+                    kind, None, None, f"{type(exc).__name__}: {exc}", started, step, **extra
+                )
         with resp:
             body = resp.text
             title = None
@@ -642,6 +670,7 @@ class Probe:
         key: str | None = None,
         attempt: int = 1,
         outcome: str | None = None,
+        reconnected: bool = False,
     ) -> Record:
         headers = resp.headers if resp is not None else {}
         if error is None and status is not None and status >= 500:
@@ -665,6 +694,7 @@ class Probe:
             key=key,
             attempt=attempt,
             outcome=outcome,
+            reconnected=reconnected,
         )
         with self._lock:
             self.records.append(rec)

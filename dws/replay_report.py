@@ -181,6 +181,7 @@ def step_stats(step: str, records: Sequence[Any], t0: float, seconds: float) -> 
         "answered_503": sum(r.status == 503 for r in records),
         **retry_figures(records),
         "client_retried_writes": sum(r.settled_by_retry for r in records),
+        "client_reconnects": sum(getattr(r, "reconnected", False) for r in records),
         "in_progress_409": len(waiting),
         "in_progress_409_failed": sum(not r.settled_by_retry for r in waiting),
         **visitor_figures(records),

@@ -89,6 +89,17 @@ def _record(state: dict | None) -> None:
     PENDING.write_text(json.dumps(state, indent=2) + "\n")
 
 
+def _resume(kind: str) -> dict | None:
+    """The state of an interrupted ``kind`` rotation (None: none under way);
+    RotationError if another kind is under way (it is finished first)."""
+    state = pending()
+    if state is not None and state["kind"] != kind:
+        raise RotationError(
+            f"a {state['kind']} rotation is under way: `dws rotate {state['kind']}`"
+        )
+    return state
+
+
 def next_name(lab: lablib.Lab, base: str) -> str:
     """The next unused version of a secret's name: base_2, base_3, ..."""
     names = lab.docker("secret", "ls", "--format", "{{.Name}}").split()
@@ -176,6 +187,19 @@ def wait_rolled_out(
         time.sleep(0.5)
 
 
+def _roll(
+    lab: lablib.Lab,
+    say: Say,
+    service: str,
+    count: int,
+    files: dict[str, str | None],
+    **changes: str | None,
+) -> float:
+    """Deploy with ``changes``, then wait until ``service`` runs with ``files``
+    (wait_rolled_out); the seconds the wait took."""
+    return wait_rolled_out(lab, service, files, count, _deploy(lab, say, **changes))
+
+
 def wait_migrated(lab: lablib.Lab, wanted: str) -> None:
     """The migrate task given ``wanted`` ran to its end."""
 
@@ -253,11 +277,7 @@ def connections_of(lab: lablib.Lab, user: str) -> int:
 
 def session_key(lab: lablib.Lab, retire: bool = False, say: Say = print) -> dict:
     """Announce, sign, and with ``retire`` drop the old key; the figures."""
-    state = pending()
-    if state is not None and state["kind"] != "session-key":
-        raise RotationError(
-            f"a {state['kind']} rotation is under way: `dws rotate {state['kind']}`"
-        )
+    state = _resume("session-key")
     figures: dict = {}
     if state is None:
         old = stack_vars.load().get(KEY, KEY_DEFAULT)
@@ -269,17 +289,25 @@ def session_key(lab: lablib.Lab, retire: bool = False, say: Say = print) -> dict
     replicas = _replicas(lab)
     if state["phase"] == "announce":
         say("1. announce: the replicas accept the new key and still sign with the old one")
-        since = _deploy(lab, say, **{KEY: old, FALLBACK: new})
-        figures["announce_seconds"] = wait_rolled_out(
-            lab, BOOT, {KEY_FILE: old, FALLBACK_FILE: new}, replicas, since
+        figures["announce_seconds"] = _roll(
+            lab,
+            say,
+            BOOT,
+            replicas,
+            {KEY_FILE: old, FALLBACK_FILE: new},
+            **{KEY: old, FALLBACK: new},
         )
         state["phase"] = "sign"
         _record(state)
     if state["phase"] == "sign":
         say("2. sign: the replicas sign with the new key and still accept the old one")
-        since = _deploy(lab, say, **{KEY: new, FALLBACK: old})
-        figures["sign_seconds"] = wait_rolled_out(
-            lab, BOOT, {KEY_FILE: new, FALLBACK_FILE: old}, replicas, since
+        figures["sign_seconds"] = _roll(
+            lab,
+            say,
+            BOOT,
+            replicas,
+            {KEY_FILE: new, FALLBACK_FILE: old},
+            **{KEY: new, FALLBACK: old},
         )
         state["phase"] = "retire"
         _record(state)
@@ -290,9 +318,8 @@ def session_key(lab: lablib.Lab, retire: bool = False, say: Say = print) -> dict
         )
         return figures
     say("3. retire: the old key is no longer accepted")
-    since = _deploy(lab, say, **{KEY: new, FALLBACK: None})
-    figures["retire_seconds"] = wait_rolled_out(
-        lab, BOOT, {KEY_FILE: new, FALLBACK_FILE: None}, replicas, since
+    figures["retire_seconds"] = _roll(
+        lab, say, BOOT, replicas, {KEY_FILE: new, FALLBACK_FILE: None}, **{KEY: new, FALLBACK: None}
     )
     _remove_secret(lab, old, say)
     _record(None)
@@ -311,11 +338,7 @@ def _other_user(user: str) -> str:
 def db_password(lab: lablib.Lab, say: Say = print) -> dict:
     """Switch the replicas to the other account with a new password, lock the
     one they left; the migration account gets a new password too."""
-    state = pending()
-    if state is not None and state["kind"] != "db-password":
-        raise RotationError(
-            f"a {state['kind']} rotation is under way: `dws rotate {state['kind']}`"
-        )
+    state = _resume("db-password")
     figures: dict = {}
     if state is None:
         variables = stack_vars.load()
@@ -351,13 +374,13 @@ def db_password(lab: lablib.Lab, say: Say = print) -> dict:
         _record(state)
     if state["phase"] == "switch":
         say(f"2. switch: the replicas log in as {user}, in a rolling update")
-        since = _deploy(
+        figures["switch_seconds"] = _roll(
             lab,
             say,
+            BOOT,
+            _replicas(lab),
+            {APP_FILE: state["secret"]},
             **{USER: user, APP: state["secret"], MIGRATE_SECRET: state["migrate_secret"]},
-        )
-        figures["switch_seconds"] = wait_rolled_out(
-            lab, BOOT, {APP_FILE: state["secret"]}, _replicas(lab), since
         )
         wait_migrated(lab, state["migrate_secret"])
         state["phase"] = "retire"
@@ -396,11 +419,7 @@ def served_serial(host: str, port: int = 443) -> int:
 def tls_cert(lab: lablib.Lab, say: Say = print) -> dict:
     """A new certificate on every node's nginx, one node at a time, then on the
     front load balancer; the figures (``serial``: the new one, in hex)."""
-    state = pending()
-    if state is not None and state["kind"] != "tls-cert":
-        raise RotationError(
-            f"a {state['kind']} rotation is under way: `dws rotate {state['kind']}`"
-        )
+    state = _resume("tls-cert")
     figures: dict = {}
     if state is None:
         variables = stack_vars.load()
@@ -423,13 +442,13 @@ def tls_cert(lab: lablib.Lab, say: Say = print) -> dict:
     serial = int(state["serial"], 16)
     if state["phase"] == "nodes":
         say("2. nginx takes it node by node (stop-first: the front skips the node meanwhile)")
-        since = _deploy(lab, say, **{CERT: state["cert"], TLS_KEY: state["key"]})
-        figures["nodes_seconds"] = wait_rolled_out(
+        figures["nodes_seconds"] = _roll(
             lab,
+            say,
             NGINX,
-            {CERT_FILE: state["cert"], TLS_KEY_FILE: state["key"]},
             len(lab.nodes),
-            since,
+            {CERT_FILE: state["cert"], TLS_KEY_FILE: state["key"]},
+            **{CERT: state["cert"], TLS_KEY: state["key"]},
         )
         state["phase"] = "front"
         _record(state)

@@ -11,6 +11,8 @@ import requests
 from dws.harness import Gunicorn, MariaDB
 from dws.util import wait_until
 
+from helpers import DEMO_USER, form_login
+
 # How long a request that needs the database may take to fail when it is down.
 FAIL_FAST_S = 8.0
 
@@ -53,8 +55,10 @@ def _wait_status(url: str, status: int, timeout: float) -> float:
 def test_database_down_then_back(own_db, tmp_path):
     app = _service(own_db, tmp_path)
     app.start()
+    visitor = requests.Session()
     try:
         assert requests.get(f"{app.url}/api/v1/countries/1", timeout=10).status_code == 200
+        assert form_login(visitor, app.url).status_code == 302
         own_db.stop()
         time.sleep(0.6)  # past READ_CACHE_TTL: the copy of the table has expired
 
@@ -66,6 +70,10 @@ def test_database_down_then_back(own_db, tmp_path):
         assert resp.json()["status"] == "unavailable" and "database" in resp.json()["reason"]
         page, took = _timed_get(f"{app.url}/countries")
         assert page.status_code == 503 and "database unavailable" in page.text
+        # A logged-in visitor's page needs the database to say who they are:
+        # the same 503 page (not a 500 from the error page asking again).
+        page = visitor.get(f"{app.url}/countries/new", timeout=30, allow_redirects=False)
+        assert page.status_code == 503 and "database unavailable" in page.text
         assert requests.get(f"{app.url}/healthz", timeout=5).status_code == 200
 
         own_db.start()
@@ -76,7 +84,9 @@ def test_database_down_then_back(own_db, tmp_path):
             resp = requests.get(f"{app.url}/api/v1/countries/1", timeout=10)
             assert resp.status_code == 200 and resp.json()["countryname"] == "Angola"
         assert app.proc.pid == pid and app.proc.poll() is None
+        assert DEMO_USER[0] in visitor.get(f"{app.url}/countries/new", timeout=10).text
     finally:
+        visitor.close()
         app.stop()
 
 

@@ -127,3 +127,64 @@ def test_stop_ends_the_repeats_at_once(service):
     assert len(probe.unknown) == 1 and probe.settled_after_last_step == 0
     stats = step_stats(STEP, probe.of_step(STEP), probe.started_at, 1)
     assert stats["failures"] >= 2 and stats["in_progress_409_failed"] >= 1
+
+
+class ClosingOnce(BaseHTTPRequestHandler):
+    """Closes the first connection's request unanswered (an idle keep-alive
+    connection closed by a reload); answers the others."""
+
+    protocol_version = "HTTP/1.1"
+    closed = 0
+
+    def log_message(self, *args) -> None:  # noqa: ANN002 - quiet
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+        if ClosingOnce.closed == 0:
+            ClosingOnce.closed += 1
+            self.close_connection = True
+            return
+        body = b"<title>ok</title>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_get_closed_unanswered_is_sent_once_more_and_counted():
+    ClosingOnce.closed = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ClosingOnce)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        probe = Probe(f"http://127.0.0.1:{server.server_address[1]}", ("u", "p"), "t")
+        with probe_mod.tls.client_session(False) as session:
+            first = probe._request(session, "GET", "/countries", "page")
+            second = probe._request(session, "GET", "/countries", "page")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert ClosingOnce.closed == 1
+    assert first.status == 200 and first.reconnected and not first.failed
+    assert second.status == 200 and not second.reconnected
+    assert step_stats("deploy", [first, second], 0.0, 1.0)["client_reconnects"] == 1
+
+
+def test_a_post_closed_unanswered_is_a_failure_not_sent_again():
+    ClosingOnce.closed = 0
+
+    class PostClosing(ClosingOnce):
+        do_POST = ClosingOnce.do_GET  # noqa: N815 - the http.server name
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), PostClosing)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        probe = Probe(f"http://127.0.0.1:{server.server_address[1]}", ("u", "p"), "t")
+        with probe_mod.tls.client_session(False) as session:
+            rec = probe._request(session, "POST", "/countries", "form", data={"a": "b"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert rec.status is None and rec.failed and not rec.reconnected
+    assert "RemoteDisconnected" in rec.error

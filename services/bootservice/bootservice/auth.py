@@ -158,7 +158,10 @@ def page_user() -> User | None:
     once per request; a session that ended is forgotten."""
     if "page_user" in g:
         return g.page_user
-    user = None
+    # Nobody until the database says otherwise: if it cannot answer, the
+    # error page rendered next shows an anonymous header rather than asking
+    # it again (a second failure inside the error handler would be a 500).
+    g.page_user = user = None
     token = session.get("sid")
     if isinstance(token, str):
         now = int(time.time())
