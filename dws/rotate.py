@@ -275,6 +275,13 @@ def connections_of(lab: lablib.Lab, user: str) -> int:
 # ---------------------------------------------------------------- the rotations
 
 
+def _keys(lab: lablib.Lab, say: Say, replicas: int, sign: str, accept: str | None) -> float:
+    """The replicas sign with the key in secret ``sign`` and also accept the
+    one in ``accept`` (None: only their own); the seconds the update took."""
+    files = {KEY_FILE: sign, FALLBACK_FILE: accept}
+    return _roll(lab, say, BOOT, replicas, files, **{KEY: sign, FALLBACK: accept})
+
+
 def session_key(lab: lablib.Lab, retire: bool = False, say: Say = print) -> dict:
     """Announce, sign, and with ``retire`` drop the old key; the figures."""
     state = _resume("session-key")
@@ -289,26 +296,12 @@ def session_key(lab: lablib.Lab, retire: bool = False, say: Say = print) -> dict
     replicas = _replicas(lab)
     if state["phase"] == "announce":
         say("1. announce: the replicas accept the new key and still sign with the old one")
-        figures["announce_seconds"] = _roll(
-            lab,
-            say,
-            BOOT,
-            replicas,
-            {KEY_FILE: old, FALLBACK_FILE: new},
-            **{KEY: old, FALLBACK: new},
-        )
+        figures["announce_seconds"] = _keys(lab, say, replicas, sign=old, accept=new)
         state["phase"] = "sign"
         _record(state)
     if state["phase"] == "sign":
         say("2. sign: the replicas sign with the new key and still accept the old one")
-        figures["sign_seconds"] = _roll(
-            lab,
-            say,
-            BOOT,
-            replicas,
-            {KEY_FILE: new, FALLBACK_FILE: old},
-            **{KEY: new, FALLBACK: old},
-        )
+        figures["sign_seconds"] = _keys(lab, say, replicas, sign=new, accept=old)
         state["phase"] = "retire"
         _record(state)
     if not retire:
@@ -318,9 +311,7 @@ def session_key(lab: lablib.Lab, retire: bool = False, say: Say = print) -> dict
         )
         return figures
     say("3. retire: the old key is no longer accepted")
-    figures["retire_seconds"] = _roll(
-        lab, say, BOOT, replicas, {KEY_FILE: new, FALLBACK_FILE: None}, **{KEY: new, FALLBACK: None}
-    )
+    figures["retire_seconds"] = _keys(lab, say, replicas, sign=new, accept=None)
     _remove_secret(lab, old, say)
     _record(None)
     figures["secret"] = new

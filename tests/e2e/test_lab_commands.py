@@ -127,9 +127,15 @@ def test_check_passes_on_the_deployed_lab(stack_running, run_dws):
     ran = run_dws("check", "--lab")
     assert ran.status == 0, ran.output
     lines = ran.output.strip().splitlines()
-    assert all(line.startswith("ok ") for line in lines[:-1]), lines
+    checked = [line for line in lines[:-1] if not line.startswith("in use   ")]
+    assert all(line.startswith("ok ") for line in checked), lines
     assert len([x for x in lines if x.startswith("ok       image ")]) == 3
     assert lines[-1].startswith("all ") and "docker stack deploy -c stack.yml dws" in lines[-1]
+    # Which version of each secret every service of the stack uses.
+    in_use = {line.split()[2].rstrip(":"): line for line in lines if line.startswith("in use   ")}
+    assert set(in_use) == {f"dws_{s}" for s in ("bootservice", "migrate", "mysql", "nginx")}
+    assert re.search(r"db_password=mysql_app_password(_\d+)?\b", in_use["dws_bootservice"])
+    assert re.search(r"nginx_tls_key=nginx_tls_key(_\d+)?$", in_use["dws_nginx"])
 
 
 def test_check_refuses_a_label_count_the_database_cannot_use(swarm_lab, stack_running, run_dws):
