@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from dws import lab as lablib
 from dws import lab_tls, stack_vars
+from dws import monitoring as dws_monitoring
 from dws.probe import Swarm
 from dws.util import REPO, DwsError, docker_env, run_command, wait_until
 
@@ -156,14 +157,16 @@ def ensure_network(lab: lablib.Lab) -> bool:
     return True
 
 
-def stack_deploy(lab: lablib.Lab, variables: dict[str, str]) -> None:
+def stack_deploy(lab: lablib.Lab, variables: dict[str, str], prune: bool = False) -> None:
     """`docker stack deploy -c stack.yml dws` against cloud01 with these variables
-    (and stack.rotation.yml while a session key is being rotated); recorded
-    for the next deploy (dws.stack_vars)."""
+    (and stack.rotation.yml while a session key is being rotated, and
+    stack.monitoring.yml with monitoring); recorded for the next deploy
+    (dws.stack_vars). `prune` removes the services no file names any more."""
     env = manager_env(lab, **variables)
     files = [arg for f in stack_vars.stack_files(variables) for arg in ("-c", f)]
     run(
-        ["docker", "stack", "deploy", *files, STACK, "--with-registry-auth"],
+        ["docker", "stack", "deploy", *files, STACK, "--with-registry-auth"]
+        + (["--prune"] if prune else []),
         env,
         what=f"docker stack deploy {' '.join(files)} dws",
     )
@@ -224,10 +227,17 @@ def wait_converged(lab: lablib.Lab, timeout: float = 300, db_nodes: int = 1) -> 
     wait("/readyz through the front load balancer", ready)
 
 
-def deploy(lab: lablib.Lab, say: Callable[[str], None] = print, db_nodes: int = 1) -> dict:
+def deploy(
+    lab: lablib.Lab,
+    say: Callable[[str], None] = print,
+    db_nodes: int = 1,
+    monitoring: bool | None = None,
+) -> dict:
     """The whole deploy; returns its figures (seconds per part).
 
     `db_nodes` 3 labels every node and deploys with DB_NODES=3: a Galera cluster.
+    `monitoring` True adds stack.monitoring.yml, False removes it, None keeps
+    what the last deploy had.
     """
     figures: dict = {}
     started = time.monotonic()
@@ -245,6 +255,13 @@ def deploy(lab: lablib.Lab, say: Callable[[str], None] = print, db_nodes: int = 
     variables.pop("DB_NODES", None)
     if db_nodes != 1:
         variables["DB_NODES"] = str(db_nodes)
+    was_monitored = dws_monitoring.is_enabled(variables)
+    if monitoring is None:
+        monitoring = was_monitored
+    for name in (*dws_monitoring.IMAGE_VARIABLES.values(), "MONITORING_CONFIG"):
+        variables.pop(name, None)
+    if monitoring:
+        variables.update(dws_monitoring.enable(lab, say))
     made = ensure_network(lab)
     say(
         f"$ docker network create --driver overlay --subnet {SUBNET} {NETWORK}"
@@ -254,11 +271,23 @@ def deploy(lab: lablib.Lab, say: Callable[[str], None] = print, db_nodes: int = 
     files = " ".join(f"-c {f}" for f in stack_vars.stack_files(variables))
     say(f"$ {exports} docker stack deploy {files} {STACK} --with-registry-auth")
     started = time.monotonic()
-    stack_deploy(lab, variables)
+    stack_deploy(lab, variables, prune=was_monitored and not monitoring)
     wait_converged(lab, db_nodes=db_nodes)
     figures["converge_seconds"] = round(time.monotonic() - started, 1)
     figures["variables"] = variables
     say(f"  converged and serving in {figures['converge_seconds']} s")
+    if monitoring:
+        started = time.monotonic()
+        dws_monitoring.ensure_account(lab, MYSQL)
+        say(f"  the database's monitoring account {dws_monitoring.MONITOR_USER} is set")
+        dws_monitoring.wait_targets_up(
+            lab, dws_monitoring.expected_targets(3, len(lab.nodes), db_nodes)
+        )
+        figures["monitoring_seconds"] = round(time.monotonic() - started, 1)
+        say(
+            f"  every Prometheus target up in {figures['monitoring_seconds']} s: "
+            f"{dws_monitoring.prometheus_url(lab)}/targets"
+        )
     return figures
 
 

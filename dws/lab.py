@@ -65,6 +65,7 @@ REGISTRY = "tcr:5000"
 NODES = ("cloud01", "cloud02", "cloud03")
 MANAGER = NODES[0]
 MANAGER_PORT = 2375
+ENGINE_METRICS_PORT = 9323
 DEFAULT_LB_PORT = 8443  # the front's HTTPS
 DEFAULT_LB_HTTP_PORT = 8080  # the front's plain HTTP: a redirect to HTTPS
 
@@ -224,6 +225,9 @@ class Lab:
     lb_port: int  # HTTPS
     lb_pid: int
     lb_http_port: int = 0  # plain HTTP, which redirects to lb_port
+    # Prometheus and Alertmanager on loopback (0: no monitoring proxy yet).
+    prometheus_port: int = 0
+    alertmanager_port: int = 0
     bases: dict[str, str] = field(default_factory=dict)  # stand-in base images in cloud01
     engine: str = DEFAULT_ENGINE  # the key of ENGINES the nodes were built for
     engine_version: str = ""  # what the nodes' dockerd reports, e.g. 26.1.5+dfsg1
@@ -346,6 +350,10 @@ def _start_node(node: str, image: str) -> None:
         INNER_BIP,
         "--default-address-pool",
         INNER_POOL,
+        # The engine's own metrics, which Prometheus scrapes on every node
+        # (stack.monitoring.yml): a node that stops answering is down.
+        "--metrics-addr",
+        f"0.0.0.0:{ENGINE_METRICS_PORT}",
     ]
     if node == MANAGER:
         # Plain TCP without TLS is acceptable only because the lab bridge is
@@ -599,6 +607,67 @@ def _stop_lb() -> bool:
     return lb.stop_detached(lb.prefix / "nginx.pid")
 
 
+# Where stack.monitoring.yml publishes them on the manager (host mode).
+PROMETHEUS_PORT = 9090
+ALERTMANAGER_PORT = 9093
+
+
+def _monitoring_proxy() -> Nginx:
+    proxy_dir = STATE_DIR / "monitoring-proxy"
+    return Nginx(proxy_dir, proxy_dir / "nginx.conf")
+
+
+def _usual_or_free(port: int) -> int:
+    return util.free_port() if util.port_in_use(port) else port
+
+
+def start_monitoring_proxy(lab: Lab) -> None:
+    """Prometheus and Alertmanager of the manager on the host's loopback
+    (their usual ports where free), as an operator reaches them through a
+    tunnel or a proxy only they may use; idempotent."""
+    proxy = _monitoring_proxy()
+    pid_file = proxy.prefix / "nginx.pid"
+    if lab.prometheus_port and pid_file.exists():
+        return
+    lab.prometheus_port = _usual_or_free(PROMETHEUS_PORT)
+    lab.alertmanager_port = _usual_or_free(ALERTMANAGER_PORT)
+    manager = lab.nodes[MANAGER]
+    servers = "".join(
+        f"""
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ proxy_pass http://{manager}:{target}; }}
+    }}"""
+        for port, target in (
+            (lab.prometheus_port, PROMETHEUS_PORT),
+            (lab.alertmanager_port, ALERTMANAGER_PORT),
+        )
+    )
+    proxy.prefix.mkdir(parents=True, exist_ok=True)
+    # Small answers, passed on as they come: no temporary files.
+    proxy.conf.write_text(
+        f"""pid {pid_file};
+error_log {proxy.prefix / "error.log"};
+events {{}}
+http {{
+    access_log off;
+    proxy_buffering off;
+    proxy_read_timeout 30s;{servers}
+}}
+"""
+    )
+    try:
+        proxy.start_detached(pid_file)
+    except RuntimeError as exc:
+        raise LabError(f"the monitoring proxy did not start: {exc}") from exc
+    lab.save()
+
+
+def _stop_monitoring_proxy() -> bool:
+    proxy = _monitoring_proxy()
+    return proxy.stop_detached(proxy.prefix / "nginx.pid")
+
+
 def _remove_container(name: str) -> str | None:
     """Remove one lab container and its anonymous volumes; return its name if it existed."""
     info = inspect("container", name)
@@ -625,6 +694,8 @@ def down(quiet: bool = False, images: bool = False) -> None:
     removed = []
     if _stop_lb():
         removed.append("front load balancer")
+    if _stop_monitoring_proxy():
+        removed.append("monitoring proxy")
     ids = docker("ps", "-aq", "--filter", f"label={LABEL}", check=False).split()
     names = []
     for cid in ids:
@@ -676,6 +747,12 @@ def status() -> None:
     print(f"front LB       : {lab.lb_url}/  (pid {lab.lb_pid}; trust {lab_tls.CA_CERT})")
     print(f"front LB, http : {lab.lb_http_url}/  (a 301 to the https address)")
     print(f"try            : curl --cacert {lab_tls.CA_CERT} {lab.lb_url}/countries")
+    if lab.prometheus_port:
+        print(
+            f"prometheus     : http://127.0.0.1:{lab.prometheus_port}/"
+            "  (stack.monitoring.yml, dws lab deploy --monitoring)"
+        )
+        print(f"alertmanager   : http://127.0.0.1:{lab.alertmanager_port}/")
     print(f"build & push   : DOCKER_HOST={lab.manager_host} {lab.build_command}")
     print()
     print(lab.docker("node", "ls", check=False).rstrip())

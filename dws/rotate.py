@@ -34,7 +34,7 @@ from collections.abc import Callable
 
 from cryptography import x509
 
-from dws import db, lab_tls, stack_vars
+from dws import db, lab_sql, lab_tls, stack_vars
 from dws import deploy as deploy_mod
 from dws import lab as lablib
 from dws.util import LAB_DIR, DwsError, wait_until
@@ -227,49 +227,18 @@ def _replicas(lab: lablib.Lab) -> int:
 
 def database_containers(lab: lablib.Lab) -> list[tuple[str, str]]:
     """(node, container id) of every running database task."""
-    found = []
-    for node in lab.nodes:
-        out = lab.node_docker(
-            node,
-            "ps",
-            "-q",
-            "--filter",
-            f"label=com.docker.swarm.service.name={MYSQL}",
-            "--filter",
-            "status=running",
-            check=False,
-        )
-        found += [(node, cid) for cid in out.split()]
+    found = lab_sql.database_containers(lab, MYSQL)
     if not found:
         raise RotationError(f"no running {MYSQL} task")
     return found
 
 
-def as_root(lab: lablib.Lab, where: tuple[str, str], sql: str) -> str:
-    """SQL through the socket of one database task as root, its password from
-    the task's own secret; the statements (passwords among them) on stdin."""
-    node, container = where
-    return lab.node_docker(
-        node,
-        "exec",
-        "-i",
-        container,
-        "sh",
-        "-c",
-        db.AS_ROOT,
-        "sh",
-        "mariadb",
-        "--user=root",
-        "--batch",
-        "--skip-column-names",
-        input=sql.encode(),
-    )
-
-
 def connections_of(lab: lablib.Lab, user: str) -> int:
     """Connections of ``user`` on every database node."""
     sql = f"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '{user}';"
-    return sum(int(as_root(lab, where, sql).split()[0]) for where in database_containers(lab))
+    return sum(
+        int(lab_sql.as_root(lab, where, sql).split()[0]) for where in database_containers(lab)
+    )
 
 
 # ---------------------------------------------------------------- the rotations
@@ -349,7 +318,7 @@ def db_password(lab: lablib.Lab, say: Say = print) -> dict:
         # back, so after an interruption the values are known only if made anew.
         app_password, migrate_password = secrets.token_hex(32), secrets.token_hex(32)
         say(f"1. {user} (not in use) and {MIGRATE_USER} get new passwords, as root in the database")
-        as_root(
+        lab_sql.as_root(
             lab,
             database_containers(lab)[0],
             f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{app_password}';\n"
@@ -387,7 +356,9 @@ def db_password(lab: lablib.Lab, say: Say = print) -> dict:
         error=RotationError,
     )
     figures["old_connections_gone_seconds"] = round(time.monotonic() - started, 1)
-    as_root(lab, database_containers(lab)[0], f"ALTER USER '{old_user}'@'%' ACCOUNT LOCK;\n")
+    lab_sql.as_root(
+        lab, database_containers(lab)[0], f"ALTER USER '{old_user}'@'%' ACCOUNT LOCK;\n"
+    )
     for name in (state["old_secret"], state["old_migrate_secret"]):
         _remove_secret(lab, name, say)
     _record(None)

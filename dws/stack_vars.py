@@ -19,6 +19,10 @@ STATE = LAB_DIR / "stack-variables.json"
 ROTATION_FILE = "stack.rotation.yml"
 # The variable of stack.rotation.yml: with it set, the override is deployed.
 FALLBACK_KEY = "BOOTSERVICE_SECRET_KEY_FALLBACKS_SECRET"
+MONITORING_FILE = "stack.monitoring.yml"
+# A variable of stack.monitoring.yml the lab always sets with it: with it
+# set, the override is deployed.
+MONITORING_KEY = "PROMETHEUS_IMAGE"
 # What a database volume initialised anew does not know: its accounts are
 # those of the first passwords (MYSQL_*_PASSWORD_SECRET) again.
 DATABASE_ACCOUNTS = ("DB_USER", "DB_PASSWORD_SECRET", "DB_MIGRATE_PASSWORD_SECRET")
@@ -57,4 +61,8 @@ def forget_database() -> None:
 
 def stack_files(variables: dict[str, str]) -> list[str]:
     """The stack files a deploy with these variables needs."""
-    return ["stack.yml", *([ROTATION_FILE] if variables.get(FALLBACK_KEY) else [])]
+    return [
+        "stack.yml",
+        *([ROTATION_FILE] if variables.get(FALLBACK_KEY) else []),
+        *([MONITORING_FILE] if variables.get(MONITORING_KEY) else []),
+    ]

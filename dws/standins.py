@@ -127,7 +127,56 @@ STANDINS: dict[str, StandIn] = {
         ),
         files=("docker-entrypoint.sh",),
     ),
+    # The monitoring override's images (stack.monitoring.yml), from Debian's
+    # packages of the same programs (older releases: docs/monitoring.md says
+    # which). Each has the official image's entry point, user and port.
+    "prometheus": StandIn(
+        name="prometheus",
+        packages=("prometheus",),
+        changes=(
+            "USER nobody",
+            "WORKDIR /prometheus",
+            "EXPOSE 9090",
+            'ENTRYPOINT ["/bin/prometheus"]',
+            'CMD ["--config.file=/etc/prometheus/prometheus.yml", '
+            '"--storage.tsdb.path=/prometheus"]',
+        ),
+    ),
+    "alertmanager": StandIn(
+        name="alertmanager",
+        packages=("prometheus-alertmanager",),
+        changes=(
+            "USER nobody",
+            "WORKDIR /alertmanager",
+            "EXPOSE 9093",
+            'ENTRYPOINT ["/bin/alertmanager"]',
+            'CMD ["--config.file=/etc/alertmanager/alertmanager.yml", '
+            '"--storage.path=/alertmanager"]',
+        ),
+    ),
+    "nginx-exporter": StandIn(
+        name="nginx-exporter",
+        packages=("prometheus-nginx-exporter",),
+        changes=(
+            "USER nobody",
+            "EXPOSE 9113",
+            'ENTRYPOINT ["/usr/bin/nginx-prometheus-exporter"]',
+        ),
+    ),
+    "mysqld-exporter": StandIn(
+        name="mysqld-exporter",
+        packages=("prometheus-mysqld-exporter",),
+        changes=(
+            "USER nobody",
+            "EXPOSE 9104",
+            'ENTRYPOINT ["/bin/mysqld_exporter"]',
+        ),
+    ),
 }
+# The bases of the project's own images (build.py --base-image).
+BASES = ("python", "nginx", "mysql")
+# The images stack.monitoring.yml runs; the lab pushes their stand-ins.
+MONITORING = ("prometheus", "alertmanager", "nginx-exporter", "mysqld-exporter")
 
 OFFICIAL = {
     # What the Dockerfiles default to; used when DWS_OFFICIAL_BASES=1.
@@ -209,7 +258,8 @@ def _build(api: docker.APIClient, spec: StandIn) -> None:
 def ensure_base(name: str) -> str:
     """Make sure the stand-in base image NAME exists; return its tag.
 
-    NAME is "python", "nginx" or "mysql". Builds it (mmdebstrap + docker
+    NAME is a key of STANDINS ("python", "nginx", "mysql", or one of
+    MONITORING). Builds it (mmdebstrap + docker
     import) only when the tag is missing or its recipe changed.
     """
     if name not in STANDINS:
@@ -227,7 +277,7 @@ def ensure_base(name: str) -> str:
         api.close()
 
 
-def ensure_all(names: tuple[str, ...] = ("python", "nginx", "mysql")) -> dict[str, str]:
+def ensure_all(names: tuple[str, ...] = BASES) -> dict[str, str]:
     """`ensure_base` for each name; returns {name: tag}."""
     return {name: ensure_base(name) for name in names}
 

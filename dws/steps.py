@@ -27,7 +27,7 @@ import requests
 
 from dws import deploy as deploy_mod
 from dws import lab as lablib
-from dws import lab_tls, swarm_timing
+from dws import lab_tls, monitoring, stack_vars, swarm_timing
 from dws.probe import wait_for
 from dws.replay_output import write_report
 from dws.replay_report import MAX_SECONDS, Audit, audit_writes
@@ -36,6 +36,10 @@ from dws.util import StepFailed, require
 
 BOOT, NGINX, MYSQL = deploy_mod.BOOT, deploy_mod.NGINX, deploy_mod.MYSQL
 DB_NODE = deploy_mod.DB_NODE  # labelled dws.db=true: never the node that gets drained
+# What Prometheus must raise, and then resolve, when a node with replicas
+# dies (services/prometheus/alerts.yml); how long after the node is back.
+NODE_CRASH_ALERTS = ("NodeDown", "ReplicasBelowDesired")
+ALERTS_RESOLVE_SECONDS = 120
 # The step the traffic's requests carry after the last step (not in any step's figures).
 AFTER_STEPS = "verify"
 
@@ -271,10 +275,33 @@ class NodeCrash:
     back: Callable[[Run, dict, float], None] = lambda run, row, since: None
 
     def __call__(self, run: Run, row: dict) -> None:
-        node = self.node
         row.update(self.before(run))
         settle_into_step()
         started = time.monotonic()
+        if not monitoring.is_enabled(stack_vars.load()):
+            self.crash(run, row, started)
+            return
+        # With the monitoring override: the alerts a node crash must raise,
+        # each until it has resolved again.
+        with monitoring.AlertWatch(run.lab, started) as watch:
+            self.crash(run, row, started)
+            resolved = watch.wait_resolved(NODE_CRASH_ALERTS, ALERTS_RESOLVE_SECONDS)
+        row["alerts_fired"] = watch.report()
+        row["alert_polls"] = {"answered": watch.polls, "failed": watch.errors}
+        say(
+            "alerts: "
+            + (
+                ", ".join(
+                    f"{a['name']} {a['subject']} {a['fired_seconds']}-{a['resolved_seconds']} s"
+                    for a in row["alerts_fired"]
+                )
+                or "none"
+            )
+            + ("" if resolved else f" (not all of {', '.join(NODE_CRASH_ALERTS)} resolved)")
+        )
+
+    def crash(self, run: Run, row: dict, started: float) -> None:
+        node = self.node
         mark_command(row)
         lablib.crash_node(node)
         self.crashed(run, row, started)

@@ -10,6 +10,7 @@ packages=(
     chromium chromium-driver        # browser tier
     fonts-wqy-zenhei                # CJK glyphs, so the browser tier's screenshots are readable
     docker.io docker-registry mmdebstrap iptables iproute2  # docker and e2e tiers
+    prometheus prometheus-alertmanager  # unit: promtool and amtool check the monitoring files
 )
 missing=()
 for p in "${packages[@]}"; do

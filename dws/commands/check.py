@@ -52,7 +52,9 @@ def registry_map(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _aim_at_lab(registries: dict[str, str]) -> None:
+def _aim_at_lab(registries: dict[str, str]) -> list[str]:
+    """Aim at the lab's manager with its last deploy's variables; the stack
+    files that deploy used."""
     from dws import deploy, lab, stack_vars
 
     the_lab = lab.Lab.load()
@@ -67,16 +69,20 @@ def _aim_at_lab(registries: dict[str, str]) -> None:
     if variables.get("REGISTRY") == lab.REGISTRY:
         for key, value in variables.items():
             os.environ.setdefault(key, value)
+    return stack_vars.stack_files(variables)
 
 
 def run(args: argparse.Namespace) -> int:
     from dws import check
 
     files = args.compose_file or ["stack.yml"]
-    if args.mesh:
-        files = [*files, "stack.mesh.yml"]
     registries = registry_map(args.registry_address)
     if args.lab:
-        _aim_at_lab(registries)
+        deployed = _aim_at_lab(registries)
+        # What the lab's last deploy ran (an override for monitoring or a
+        # rotation among them), unless the files are named.
+        files = args.compose_file or deployed
+    if args.mesh:
+        files = [*files, "stack.mesh.yml"]
     check.run(files, registries, db_nodes=args.db_nodes)
     return 0

@@ -45,10 +45,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--images", action="store_true", help="also remove the cached dws-lab/* images"
     )
     sub.add_parser("status", help="print nodes, services, addresses and URLs")
-    sub.add_parser(
+    deploy = sub.add_parser(
         "deploy",
         help="build and push the images to tcr:5000, create the secrets, label and network, "
         "deploy stack.yml on cloud01 and wait until it serves",
+    )
+    monitoring = deploy.add_mutually_exclusive_group()
+    monitoring.add_argument(
+        "--monitoring",
+        action="store_true",
+        default=None,
+        help="with stack.monitoring.yml: Prometheus, Alertmanager and the exporters "
+        "(kept by later deploys)",
+    )
+    monitoring.add_argument(
+        "--no-monitoring",
+        dest="monitoring",
+        action="store_false",
+        help="without stack.monitoring.yml (its services are removed)",
     )
 
 
@@ -71,6 +85,10 @@ def run(args: argparse.Namespace) -> int:
         from dws import deploy
 
         the_lab = lab.Lab.load()
-        figures = deploy.deploy(the_lab, say=lambda line: print(f"deploy: {line}", flush=True))
+        figures = deploy.deploy(
+            the_lab,
+            say=lambda line: print(f"deploy: {line}", flush=True),
+            monitoring=args.monitoring,
+        )
         print(deploy.next_steps(the_lab, figures["variables"]))
     return 0

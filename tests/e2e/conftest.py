@@ -193,7 +193,8 @@ def bare_check(labs) -> Ran:
 
 
 def _deploy(lab: lablib.Lab, timings: dict[str, float]) -> Deployed:
-    ran = _run("lab", "deploy", timeout=2400)
+    # With the monitoring override: every later deploy and replay keeps it.
+    ran = _run("lab", "deploy", "--monitoring", timeout=2400)
     timings.setdefault("lab_deploy_seconds", ran.seconds)
     return Deployed(ran, front_answers(lab) if ran.status == 0 else [])
 

@@ -129,11 +129,20 @@ def test_check_passes_on_the_deployed_lab(stack_running, run_dws):
     lines = ran.output.strip().splitlines()
     checked = [line for line in lines[:-1] if not line.startswith("in use   ")]
     assert all(line.startswith("ok ") for line in checked), lines
-    assert len([x for x in lines if x.startswith("ok       image ")]) == 3
-    assert lines[-1].startswith("all ") and "docker stack deploy -c stack.yml dws" in lines[-1]
+    # The session deploys with monitoring: the check is of both files, its
+    # four images and its secret too.
+    assert len([x for x in lines if x.startswith("ok       image ")]) == 3 + 4
+    assert "ok       secret mysqld_exporter_cnf" in lines
+    assert lines[-1].startswith("all ")
+    assert "docker stack deploy -c stack.yml -c stack.monitoring.yml dws" in lines[-1]
     # Which version of each secret every service of the stack uses.
     in_use = {line.split()[2].rstrip(":"): line for line in lines if line.startswith("in use   ")}
-    assert set(in_use) == {f"dws_{s}" for s in ("bootservice", "migrate", "mysql", "nginx")}
+    assert set(in_use) == {
+        f"dws_{s}"
+        for s in ("bootservice", "migrate", "mysql", "nginx")
+        + ("prometheus", "alertmanager", "nginx-exporter", "mysqld-exporter")
+    }
+    assert in_use["dws_mysqld-exporter"].endswith("mysqld_exporter_cnf=mysqld_exporter_cnf")
     assert re.search(r"db_password=mysql_app_password(_\d+)?\b", in_use["dws_bootservice"])
     assert re.search(r"nginx_tls_key=nginx_tls_key(_\d+)?$", in_use["dws_nginx"])
 

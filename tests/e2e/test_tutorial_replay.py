@@ -55,6 +55,7 @@ def test_replay_keeps_every_promise(swarm_lab, run_dws):
         assert row["logouts"] == 0, name
         assert row["forms_refused"] == 0, name
     assert_rotations(steps)
+    assert_node_crash_alerted(steps["node-crash"])
     writes = report["writes"]
     assert writes["acknowledged_writes"] > 0
     assert writes["lost_writes"] == 0 and writes["duplicated_writes"] == 0
@@ -111,6 +112,20 @@ def test_replay_with_three_database_nodes_keeps_every_promise(older_engine_lab, 
         return older_engine_lab.docker("node", "inspect", node, "--format", "{{json .Spec.Labels}}")
 
     assert [node for node in older_engine_lab.nodes if "dws.db" in labels(node)] == ["cloud03"]
+
+
+def assert_node_crash_alerted(row: dict) -> None:
+    """The session deploys with monitoring: Prometheus raised the node's and
+    the missing replicas' alerts while the node was dead, and resolved them
+    once it was back."""
+    fired = {a["name"]: a for a in row["alerts_fired"]}
+    assert {"NodeDown", "ReplicasBelowDesired"} <= set(fired), row["alerts_fired"]
+    assert fired["NodeDown"]["subject"] == "cloud02", fired
+    for name in ("NodeDown", "ReplicasBelowDesired"):
+        alert = fired[name]
+        assert alert["resolved_seconds"] is not None, alert
+        assert 0 < alert["fired_seconds"] < alert["resolved_seconds"] <= row["seconds"], alert
+    assert row["alert_polls"]["answered"] > 0
 
 
 def assert_rotations(steps: dict) -> None:

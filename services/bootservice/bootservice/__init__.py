@@ -14,7 +14,7 @@ from flask import Flask, Request, Response, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from . import api, auth, db, errors, galera, health, legacy, pages
+from . import api, auth, db, errors, galera, health, legacy, metrics, pages
 from .auth import PRIVATE
 from .config import GENERATED_KEY_WARNING, Config, load_config
 from .cork import CorkedResponses
@@ -127,6 +127,9 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
         app.register_blueprint(blueprint)
     # After the blueprints: it wraps their views.
     galera.install(app)
+    # After the database and the WSGI layers: it watches the pools and wraps
+    # the whole app.
+    metrics.init_app(app, config)
 
     @app.before_request
     def _check_query() -> None:

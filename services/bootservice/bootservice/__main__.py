@@ -45,6 +45,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     where = config.database_url.render_as_string(hide_password=True)
     print(f"bootservice {config.app_version} on http://{args.host}:{args.port}/ ({where})")
+    if config.metrics:
+        from . import metrics
+
+        try:
+            metrics.serve(app, args.host, config.metrics_port)
+        except OSError as exc:
+            print(
+                f"bootservice: no metrics: cannot listen on {args.host}:{config.metrics_port}: "
+                f"{exc.strerror}",
+                file=sys.stderr,
+            )
+        else:
+            print(f"metrics on http://{args.host}:{config.metrics_port}/metrics")
     try:
         app.run(host=args.host, port=args.port, threaded=True)
     except OSError as exc:

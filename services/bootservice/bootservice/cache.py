@@ -61,6 +61,10 @@ MAX_PAGES = 1024
 T = TypeVar("T")
 
 
+def _not_recorded(_table: str, _what: str) -> None:
+    pass
+
+
 @dataclass(frozen=True, eq=False)
 class Snapshot:
     """All rows of a table as the API returns them, ordered by id.
@@ -111,6 +115,9 @@ class ReadCache:
         self._tables: dict[str, _Copy] = {}
         self._pages: dict[str, tuple[Snapshot, str]] = {}
         self._sql: dict[str, str] = {}
+        # Told (table, "hit" | "check" | "reload") of each read: the app's
+        # metrics count them (metrics.py).
+        self.record: Callable[[str, str], None] = _not_recorded
 
     @property
     def enabled(self) -> bool:
@@ -147,9 +154,11 @@ class ReadCache:
         lease; None if disabled or the table is too big."""
         if not self.enabled:
             return None
-        cached = self._tables.get(res.model.__tablename__)
+        name = res.model.__tablename__
+        cached = self._tables.get(name)
         now = time.monotonic()
         if cached is not None and now < cached.expires and now < cached.checked + self.lease:
+            self.record(name, "hit")
             return cached.snap
         return self._run(lambda conn: self._current(res, conn))
 
@@ -158,9 +167,11 @@ class ReadCache:
         # Before the question: the answer is at least as new as this moment.
         checked = time.monotonic()
         version = table_version(conn, name)
+        self.record(name, "check")
         cached = self._tables.get(name)
         if cached is not None and cached.expires > checked and cached.version == version:
             self._store(name, _Copy(cached.expires, version, checked, cached.snap))
+            self.record(name, "hit")
             return cached.snap
         # Read after the counter (autocommit): never older than `version`.
         found = conn.exec_driver_sql(self._copy_sql(res, conn)).all()
@@ -168,6 +179,7 @@ class ReadCache:
         if len(found) <= MAX_ROWS:
             snap = _renewed(res, cached.snap if cached is not None else None, found)
         self._store(name, _Copy(checked + self.ttl, version, checked, snap))
+        self.record(name, "reload")
         return snap
 
     def _copy_sql(self, res: Resource, conn: Connection) -> str:

@@ -24,6 +24,17 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
+def make_folder(folder: Path, variable: str) -> None:
+    """Create `folder` (and its parents) if missing; ConfigError naming the
+    variable that chose it when it cannot be made."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{variable}: folder {folder} cannot be created: {exc.strerror}"
+        ) from None
+
+
 _VERSION_RE = re.compile(r"^\d+(\.\d+){0,2}([-+.][0-9A-Za-z.-]+)?$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_$-]{1,64}$")
 
@@ -60,6 +71,10 @@ class Config:
     throttle_window: int = 300
     throttle_account_failures: int = 5
     throttle_address_failures: int = 20
+    # Prometheus metrics (metrics.py): counted at all, and the port of their
+    # own listener, which no proxy publishes.
+    metrics: bool = True
+    metrics_port: int = 9888
 
     @property
     def embedded(self) -> bool:
@@ -244,6 +259,10 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Confi
     if not 0 <= lease <= 0.5:
         raise ConfigError(f"READ_CACHE_LEASE must be between 0 and 0.5 s, got {raw_lease!r}")
 
+    raw_metrics = env.get("METRICS") or "1"
+    if raw_metrics not in ("0", "1"):
+        raise ConfigError(f"METRICS must be 0 or 1, got {raw_metrics!r}")
+
     values: dict[str, Any] = dict(
         read_cache_ttl=ttl,
         read_cache_lease=lease,
@@ -262,6 +281,8 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Confi
         throttle_account_failures=env_int(env, "THROTTLE_ACCOUNT_FAILURES", 5, 1, 1000),
         throttle_address_failures=env_int(env, "THROTTLE_ADDRESS_FAILURES", 20, 1, 100000),
         idempotency_ttl=env_int(env, "IDEMPOTENCY_TTL", 24 * 3600, 1, 7 * 24 * 3600),
+        metrics=raw_metrics == "1",
+        metrics_port=env_int(env, "METRICS_PORT", 9888, 1, 65535),
     )
     values.update(overrides)
     if isinstance(values["database_url"], str):

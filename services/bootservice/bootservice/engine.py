@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
 
-from .config import Config, ConfigError
+from .config import Config, make_folder
 
 
 def sqlite_folder(config: Config) -> Path | None:
@@ -26,12 +26,7 @@ def sqlite_folder(config: Config) -> Path | None:
     if not config.embedded or not url.database or url.database == ":memory:":
         return None
     folder = Path(url.database).parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"SQLITE_PATH: folder {folder} cannot be created: {exc.strerror}"
-        ) from None
+    make_folder(folder, "SQLITE_PATH")
     return folder
 
 

@@ -22,8 +22,9 @@ Three things differ from a single server, and each is handled here:
   that is safe: nothing committed and, for a lost connection, a read (GET or
   HEAD): a write whose connection broke may have been applied.
 
-Each retried request carries ``X-DB-Retries`` (how many times it ran again)
-and is logged, so what was absorbed is counted.
+Each retried request carries ``X-DB-Retries`` (how many times it ran again),
+is logged, and adds to ``bootservice_db_retries_total`` (metrics.py), so
+what was absorbed is counted.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
-from . import auth, db
+from . import auth, db, metrics
 
 ATTEMPTS = 3
 DEADLOCK = 1213  # ER_LOCK_DEADLOCK: certification conflict or InnoDB deadlock
@@ -102,6 +103,17 @@ def _retryable(exc: DBAPIError, committed: bool) -> bool:
     return False
 
 
+def _retry_reason(exc: DBAPIError) -> str:
+    code = _errno(exc)
+    if code == DEADLOCK:
+        return "conflict"
+    if code == NOT_READY:
+        return "node_not_ready"
+    if code == CANNOT_CONNECT:
+        return "cannot_connect"
+    return "connection_lost"
+
+
 def _retries_header(resp: Response) -> Response:
     resp.headers["X-DB-Retries"] = str(g.db_retries)
     return resp
@@ -130,6 +142,7 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
                 if "db_retries" not in g:
                     after_this_request(_retries_header)
                 g.db_retries = attempt
+                metrics.count_db_retry(_retry_reason(exc))
                 # Spread the rerun of conflicting writers apart a little.
                 time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 - jitter
         raise AssertionError("unreachable")

@@ -4,16 +4,19 @@ started by `python -m bootservice.serve` (serve.py says why).
 Settings come from the environment (PORT, WEB_CONCURRENCY, GUNICORN_THREADS,
 GRACEFUL_TIMEOUT, SHUTDOWN_DELAY, LOG_LEVEL: serve.py); the service's
 own configuration is validated here, in the master, so that a bad variable
-stops the start with one clear line instead of failing every worker.
+stops the start with one clear line instead of failing every worker. The
+master also serves the Prometheus metrics on METRICS_PORT (metrics.py).
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import shutil
 import sys
 import time
 
+from bootservice import metrics
 from bootservice.config import GENERATED_KEY_WARNING, ConfigError, load_config
 from bootservice.engine import sqlite_folder
 from bootservice.serve import server_settings
@@ -32,6 +35,13 @@ try:
     # The master loads the application (preload_app): a folder that cannot
     # be made would otherwise stop it with the traceback of create_app().
     sqlite_folder(_config)
+    _metrics_dir = None
+    if _config.metrics:
+        if _config.metrics_port == _server.port:
+            raise ConfigError(f"METRICS_PORT must differ from PORT ({_server.port})")
+        # Before the app is loaded, which writes the first values there
+        # (metrics.py); None unless the folder is this master's own.
+        _metrics_dir = metrics.prepare_directory(os.environ)
 except ConfigError as exc:
     _stop(exc)
 
@@ -87,6 +97,42 @@ def pre_fork(server, worker) -> None:  # noqa: ANN001 - gunicorn's objects
     with the master stay shared instead of being copied when walked."""
     gc.collect()
     gc.freeze()
+
+
+def when_ready(server) -> None:  # noqa: ANN001 - gunicorn's Arbiter
+    """Serve the metrics from the master, before the first worker is
+    forked (metrics.py says why there)."""
+    app = server.app.wsgi()
+    # Asked of the app, not of METRICS: an app spec may build it without
+    # (`bootservice:create_app(metrics=False)`, a benchmark's candidate).
+    if metrics.of(app) is None:
+        return
+    metrics.master_ready(app)
+    try:
+        metrics.serve(app, "0.0.0.0", _config.metrics_port)
+    except OSError as exc:
+        # The application still serves; Prometheus shows this target down.
+        server.log.warning(
+            "metrics: cannot listen on port %s (%s): no metrics from this instance",
+            _config.metrics_port,
+            exc.strerror,
+        )
+        return
+    server.log.info("Metrics at: http://0.0.0.0:%s/metrics", _config.metrics_port)
+
+
+def child_exit(server, worker) -> None:  # noqa: ANN001 - gunicorn's objects
+    """In the master, for each worker that has exited: its live gauges go,
+    and one that exits while gunicorn still listens (a timeout, a crash, an
+    out-of-memory kill, a reload) counts as a restart. On shutdown gunicorn
+    closes its listeners before it stops the workers."""
+    metrics.worker_exited(server.app.wsgi(), worker.pid, replaced=bool(server.LISTENERS))
+
+
+def on_exit(server) -> None:  # noqa: ANN001 - gunicorn's Arbiter
+    """Remove the master's own metrics folder (none when the variable names one)."""
+    if _metrics_dir is not None:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
 
 
 def post_worker_init(worker) -> None:  # noqa: ANN001 - gunicorn's Worker

@@ -40,7 +40,7 @@ from flask import Response, current_app, request
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from . import db
+from . import db, metrics
 from .apierror import ApiError
 from .models import IdempotencyKey
 
@@ -167,6 +167,7 @@ def _replay(row: IdempotencyKey) -> Response:
     # before its hold on the read cache's lease ran out: hold this one, as
     # the commit is known to be no later than now.
     db.hold_answer(time.monotonic())
+    metrics.count_idempotent_replay()
     resp = Response(row.body, status=row.status, mimetype="application/json")
     if row.location:
         resp.headers["Location"] = row.location

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
+from . import metrics
 from .apierror import ApiError
 from .models import AuthThrottle
 
@@ -54,6 +55,7 @@ def check(engine: Engine, key_map: dict[str, str]) -> None:
         )
     if blocked is not None and blocked > now:
         wait = blocked - now
+        metrics.count_throttled()
         raise ApiError(
             429,
             "too many failed attempts",
