@@ -156,6 +156,12 @@ def secret_items(names: Iterable[str]) -> list[Item]:
     return [Item(f"secret {name}", name in have, _create_hint(name)) for name in names]
 
 
+def container_secrets(container_spec: dict) -> dict[str, str]:
+    """{file in /run/secrets: the swarm secret} of a service's or a task's
+    ContainerSpec."""
+    return {s["File"]["Name"]: s["SecretName"] for s in container_spec.get("Secrets") or []}
+
+
 def secrets_in_use(stack: str = STACK) -> list[str]:
     """For each service of a deployed stack, the secrets its spec names
     (`file=secret`): which version of each secret every service uses."""
@@ -166,11 +172,8 @@ def secrets_in_use(stack: str = STACK) -> list[str]:
     for service in sorted(
         json.loads(docker("service", "inspect", *ids.split())), key=lambda s: s["Spec"]["Name"]
     ):
-        refs = service["Spec"]["TaskTemplate"]["ContainerSpec"].get("Secrets") or []
-        pairs = ", ".join(
-            f"{r['File']['Name']}={r['SecretName']}"
-            for r in sorted(refs, key=lambda r: r["File"]["Name"])
-        )
+        refs = container_secrets(service["Spec"]["TaskTemplate"]["ContainerSpec"])
+        pairs = ", ".join(f"{file}={secret}" for file, secret in sorted(refs.items()))
         lines.append(f"{service['Spec']['Name']}: {pairs or 'no secrets'}")
     return lines
 

@@ -34,7 +34,7 @@ from collections.abc import Callable
 
 from cryptography import x509
 
-from dws import db, lab_sql, lab_tls, stack_vars
+from dws import check, db, lab_sql, lab_tls, stack_vars
 from dws import deploy as deploy_mod
 from dws import lab as lablib
 from dws.util import LAB_DIR, DwsError, wait_until
@@ -132,11 +132,7 @@ def _deploy(lab: lablib.Lab, say: Say, **changes: str | None) -> float:
     variables = stack_vars.load()
     if not variables or not deploy_mod.stack_exists(lab):
         raise RotationError("no stack deployed by the lab: run `dws lab deploy` first")
-    for name, value in changes.items():
-        if value is None:
-            variables.pop(name, None)
-        else:
-            variables[name] = value
+    variables = stack_vars.apply(variables, changes)
     shown = " ".join(f"{k}={v}" for k, v in changes.items() if v is not None)
     files = " ".join(f"-c {f}" for f in stack_vars.stack_files(variables))
     say(f"$ {shown} docker stack deploy {files} {deploy_mod.STACK}".replace("$  ", "$ "))
@@ -155,10 +151,7 @@ def _tasks(lab: lablib.Lab, service: str, running: bool = True) -> list[dict]:
 
 def secrets_of(task: dict) -> dict[str, str]:
     """{file in /run/secrets: the swarm secret} of a task."""
-    return {
-        s["File"]["Name"]: s["SecretName"]
-        for s in task["Spec"]["ContainerSpec"].get("Secrets") or []
-    }
+    return check.container_secrets(task["Spec"]["ContainerSpec"])
 
 
 def wait_rolled_out(
@@ -169,22 +162,27 @@ def wait_rolled_out(
     took. RotationError at once if Swarm gave up the update started after
     ``since`` (wall clock)."""
     started = time.monotonic()
-    deadline = started + ROLL_OUT_SECONDS
-    what = f"{service} with {', '.join(f'{k}={v}' for k, v in wanted.items())}"
-    while True:
+
+    def rolled_out() -> bool:
         state = deploy_mod.update_status(lab, service, since).get("State")
         if state in ("paused", "rollback_started", "rollback_completed"):
             raise RotationError(f"the update of {service} stopped ({state}): see docs/rotation.md")
         tasks = _tasks(lab, service)
-        if len(tasks) == count and all(
+        return len(tasks) == count and all(
             t["Status"]["State"] == "running"
             and all(secrets_of(t).get(f) == name for f, name in wanted.items())
             for t in tasks
-        ):
-            return round(time.monotonic() - started, 1)
-        if time.monotonic() > deadline:
-            raise RotationError(f"timed out after {ROLL_OUT_SECONDS} s waiting for {what}")
-        time.sleep(0.5)
+        )
+
+    wait_until(
+        f"{service} with {', '.join(f'{k}={v}' for k, v in wanted.items())}",
+        rolled_out,
+        ROLL_OUT_SECONDS,
+        0.5,
+        error=RotationError,
+        fatal=(RotationError,),
+    )
+    return round(time.monotonic() - started, 1)
 
 
 def _roll(

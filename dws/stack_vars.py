@@ -41,14 +41,20 @@ def save(variables: dict[str, str]) -> None:
     STATE.write_text(json.dumps(dict(sorted(variables.items())), indent=2) + "\n")
 
 
-def update(**changes: str | None) -> dict[str, str]:
-    """Set (or, with None, drop) some variables; the recorded ones after."""
-    variables = load()
+def apply(variables: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    """`variables` with some set (or, with None, dropped)."""
+    changed = dict(variables)
     for name, value in changes.items():
         if value is None:
-            variables.pop(name, None)
+            changed.pop(name, None)
         else:
-            variables[name] = value
+            changed[name] = value
+    return changed
+
+
+def update(**changes: str | None) -> dict[str, str]:
+    """Set (or, with None, drop) some recorded variables; the recorded ones after."""
+    variables = apply(load(), changes)
     save(variables)
     return variables
 

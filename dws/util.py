@@ -80,11 +80,13 @@ def wait_until(
     *,
     proc: subprocess.Popen | None = None,
     error: type[Exception] = TimeoutError,
+    fatal: tuple[type[Exception], ...] = (),
 ) -> T:
     """Call ``probe`` until it returns something truthy and return that.
 
     An exception from ``probe`` means "not yet" (the last one is named in the
-    timeout's message). With ``proc``, its exit ends the wait at once. Raises
+    timeout's message), except one of the ``fatal`` types, which ends the
+    wait at once. With ``proc``, its exit ends the wait at once. Raises
     ``error`` with a one-line message on timeout or exit.
     """
     deadline = time.monotonic() + timeout
@@ -94,6 +96,8 @@ def wait_until(
             result = probe()
             if result:
                 return result
+        except fatal:
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
             last = exc
         if proc is not None and proc.poll() is not None:

@@ -4,6 +4,8 @@ rotations themselves run on the lab's swarm in the replay (e2e)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from dws import rotate, stack_vars
@@ -85,6 +87,29 @@ def test_the_rotation_override_is_deployed_only_while_a_fallback_key_is_named():
         "stack.yml",
         "stack.rotation.yml",
     ]
+
+
+def test_the_overrides_follow_their_variables():
+    both = {stack_vars.FALLBACK_KEY: "k", stack_vars.MONITORING_KEY: "prom"}
+    assert stack_vars.stack_files(both) == [
+        "stack.yml",
+        "stack.rotation.yml",
+        "stack.monitoring.yml",
+    ]
+    kept = stack_vars.apply(both, {stack_vars.FALLBACK_KEY: None, "DB_USER": "dws_b"})
+    assert kept == {stack_vars.MONITORING_KEY: "prom", "DB_USER": "dws_b"}
+    assert both == {stack_vars.FALLBACK_KEY: "k", stack_vars.MONITORING_KEY: "prom"}
+
+
+def test_a_rollout_that_swarm_gave_up_ends_the_wait_at_once(monkeypatch):
+    monkeypatch.setattr(rotate, "ROLL_OUT_SECONDS", 30)
+    monkeypatch.setattr(
+        rotate.deploy_mod, "update_status", lambda lab, service, since: {"State": "paused"}
+    )
+    started = time.monotonic()
+    with pytest.raises(rotate.RotationError, match=r"update of dws_nginx stopped \(paused\)"):
+        rotate.wait_rolled_out(None, "dws_nginx", {"f": "s"}, 3, 0.0)
+    assert time.monotonic() - started < 5
 
 
 def test_another_kind_of_rotation_under_way_is_finished_first(state):
