@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import bootservice
+import dws
 from bootservice import create_app
 from bootservice.config import load_config
 from bootservice.paging import page_info
@@ -94,10 +95,9 @@ def test_writes_seen_at_once_by_another_process(app_env):
         second.extensions["db_engine"].dispose()
 
 
-def _package_imports() -> dict[str, set[str]]:
-    """Each bootservice module and the bootservice modules it imports,
+def _package_imports(package: Path) -> dict[str, set[str]]:
+    """Each module of `package` and the modules of that package it imports,
     wherever in the file (function bodies and TYPE_CHECKING blocks too)."""
-    package = Path(bootservice.__file__).parent
     graph: dict[str, set[str]] = {}
     for path in package.glob("*.py"):
         name = path.stem
@@ -110,8 +110,11 @@ def _package_imports() -> dict[str, set[str]]:
                     found.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module:
                 parts = node.module.split(".")
-                if parts[0] == "bootservice" and len(parts) > 1:
-                    found.add(parts[1])
+                if parts[0] == package.name:
+                    if len(parts) > 1:
+                        found.add(parts[1])
+                    else:
+                        found.update(alias.name for alias in node.names)
         graph[name] = {m for m in found if (package / f"{m}.py").exists() and m != name}
     return graph
 
@@ -140,9 +143,24 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_no_import_cycle_among_bootservice_modules():
-    graph = _package_imports()
+    graph = _package_imports(Path(bootservice.__file__).parent)
     assert {"db", "engine", "cache", "versions", "resources", "writes"} <= set(graph)
     assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
+
+
+def test_no_import_cycle_among_dws_modules():
+    graph = _package_imports(Path(dws.__file__).parent)
+    assert {"deploy", "monitoring", "rotate", "lab", "steps"} <= set(graph)
+    assert "lab_sql" in graph["rotate"] and "rotate" not in graph["monitoring"]
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
+
+
+def test_every_test_file_has_a_name_of_its_own():
+    """pytest imports test files by their base name (rootdir-relative
+    packages are not used): two tiers' test_x.py cannot both be collected."""
+    tests = Path(__file__).resolve().parents[1]
+    names = [p.name for p in tests.rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
 
 
 def test_the_cycle_finder_finds_one():
