@@ -286,7 +286,7 @@ def deploy(
         figures["monitoring_seconds"] = round(time.monotonic() - started, 1)
         say(
             f"  every Prometheus target up in {figures['monitoring_seconds']} s: "
-            f"{dws_monitoring.prometheus_url(lab)}/targets"
+            f"{dws_monitoring.prometheus_url()}/targets"
         )
     return figures
 

@@ -225,9 +225,6 @@ class Lab:
     lb_port: int  # HTTPS
     lb_pid: int
     lb_http_port: int = 0  # plain HTTP, which redirects to lb_port
-    # Prometheus and Alertmanager on loopback (0: no monitoring proxy yet).
-    prometheus_port: int = 0
-    alertmanager_port: int = 0
     bases: dict[str, str] = field(default_factory=dict)  # stand-in base images in cloud01
     engine: str = DEFAULT_ENGINE  # the key of ENGINES the nodes were built for
     engine_version: str = ""  # what the nodes' dockerd reports, e.g. 26.1.5+dfsg1
@@ -621,16 +618,36 @@ def _usual_or_free(port: int) -> int:
     return util.free_port() if util.port_in_use(port) else port
 
 
-def start_monitoring_proxy(lab: Lab) -> None:
+@dataclass(frozen=True)
+class MonitoringPorts:
+    """Where the monitoring proxy answers on loopback."""
+
+    prometheus: int
+    alertmanager: int
+
+
+def monitoring_ports() -> MonitoringPorts | None:
+    """The monitoring proxy's ports; None while it has not been started.
+    Kept in a file of their own: every process that loads the lab reads
+    them there, whenever the proxy was started."""
+    try:
+        return MonitoringPorts(
+            **json.loads((_monitoring_proxy().prefix / "ports.json").read_text())
+        )
+    except FileNotFoundError:
+        return None
+
+
+def start_monitoring_proxy(lab: Lab) -> MonitoringPorts:
     """Prometheus and Alertmanager of the manager on the host's loopback
     (their usual ports where free), as an operator reaches them through a
     tunnel or a proxy only they may use; idempotent."""
     proxy = _monitoring_proxy()
     pid_file = proxy.prefix / "nginx.pid"
-    if lab.prometheus_port and pid_file.exists():
-        return
-    lab.prometheus_port = _usual_or_free(PROMETHEUS_PORT)
-    lab.alertmanager_port = _usual_or_free(ALERTMANAGER_PORT)
+    ports = monitoring_ports()
+    if ports is not None and pid_file.exists():
+        return ports
+    ports = MonitoringPorts(_usual_or_free(PROMETHEUS_PORT), _usual_or_free(ALERTMANAGER_PORT))
     manager = lab.nodes[MANAGER]
     servers = "".join(
         f"""
@@ -639,8 +656,8 @@ def start_monitoring_proxy(lab: Lab) -> None:
         location / {{ proxy_pass http://{manager}:{target}; }}
     }}"""
         for port, target in (
-            (lab.prometheus_port, PROMETHEUS_PORT),
-            (lab.alertmanager_port, ALERTMANAGER_PORT),
+            (ports.prometheus, PROMETHEUS_PORT),
+            (ports.alertmanager, ALERTMANAGER_PORT),
         )
     )
     proxy.prefix.mkdir(parents=True, exist_ok=True)
@@ -660,7 +677,8 @@ http {{
         proxy.start_detached(pid_file)
     except RuntimeError as exc:
         raise LabError(f"the monitoring proxy did not start: {exc}") from exc
-    lab.save()
+    (proxy.prefix / "ports.json").write_text(json.dumps(ports.__dict__) + "\n")
+    return ports
 
 
 def _stop_monitoring_proxy() -> bool:
@@ -747,12 +765,13 @@ def status() -> None:
     print(f"front LB       : {lab.lb_url}/  (pid {lab.lb_pid}; trust {lab_tls.CA_CERT})")
     print(f"front LB, http : {lab.lb_http_url}/  (a 301 to the https address)")
     print(f"try            : curl --cacert {lab_tls.CA_CERT} {lab.lb_url}/countries")
-    if lab.prometheus_port:
+    ports = monitoring_ports()
+    if ports is not None:
         print(
-            f"prometheus     : http://127.0.0.1:{lab.prometheus_port}/"
+            f"prometheus     : http://127.0.0.1:{ports.prometheus}/"
             "  (stack.monitoring.yml, dws lab deploy --monitoring)"
         )
-        print(f"alertmanager   : http://127.0.0.1:{lab.alertmanager_port}/")
+        print(f"alertmanager   : http://127.0.0.1:{ports.alertmanager}/")
     print(f"build & push   : DOCKER_HOST={lab.manager_host} {lab.build_command}")
     print()
     print(lab.docker("node", "ls", check=False).rstrip())

@@ -135,17 +135,25 @@ def ensure_account(lab: lablib.Lab, service: str) -> None:
     )
 
 
-def prometheus_url(lab: lablib.Lab) -> str:
-    return f"http://127.0.0.1:{lab.prometheus_port}"
+def _ports() -> lablib.MonitoringPorts:
+    ports = lablib.monitoring_ports()
+    if ports is None:
+        raise MonitoringError("no monitoring on the lab: run `dws lab deploy --monitoring`")
+    return ports
 
 
-def alertmanager_url(lab: lablib.Lab) -> str:
-    return f"http://127.0.0.1:{lab.alertmanager_port}"
+def prometheus_url() -> str:
+    """Prometheus on the host's loopback (the lab's monitoring proxy)."""
+    return f"http://127.0.0.1:{_ports().prometheus}"
+
+
+def alertmanager_url() -> str:
+    return f"http://127.0.0.1:{_ports().alertmanager}"
 
 
 def api(lab: lablib.Lab, path: str, **params: str) -> dict | list:
     """One call of Prometheus's HTTP API; its `data`."""
-    resp = requests.get(f"{prometheus_url(lab)}/api/v1/{path}", params=params, timeout=5)
+    resp = requests.get(f"{prometheus_url()}/api/v1/{path}", params=params, timeout=5)
     resp.raise_for_status()
     body = resp.json()
     if body.get("status") != "success":

@@ -88,7 +88,7 @@ def test_the_exporters_account_reads_the_status_and_no_row(fresh_stack):
 def test_lab_status_prints_the_prometheus_url(fresh_stack, run_dws):
     ran = run_dws("lab", "status")
     assert ran.status == 0, ran.output
-    url = monitoring.prometheus_url(fresh_stack)
+    url = monitoring.prometheus_url()
     assert f"prometheus     : {url}/" in ran.output
     assert requests.get(f"{url}/-/ready", timeout=5).status_code == 200
 

@@ -94,3 +94,17 @@ def test_the_expected_targets_of_a_converged_stack():
 def test_the_config_version_follows_the_files():
     assert len(monitoring.config_version()) == 12
     assert monitoring.config_version() == monitoring.config_version()
+
+
+def test_prometheus_is_found_where_the_lab_started_its_proxy(tmp_path, monkeypatch):
+    from dws import lab as lablib
+
+    monkeypatch.setattr(lablib, "STATE_DIR", tmp_path)
+    with pytest.raises(monitoring.MonitoringError, match="dws lab deploy --monitoring"):
+        monitoring.prometheus_url()
+    (tmp_path / "monitoring-proxy").mkdir()
+    (tmp_path / "monitoring-proxy" / "ports.json").write_text(
+        '{"prometheus": 19090, "alertmanager": 19093}'
+    )
+    assert monitoring.prometheus_url() == "http://127.0.0.1:19090"
+    assert monitoring.alertmanager_url() == "http://127.0.0.1:19093"
