@@ -10,6 +10,7 @@ import html
 import http.client
 import itertools
 import json
+import queue
 import random
 import re
 import threading
@@ -75,6 +76,13 @@ EXPECTED_STATUS = {
 
 Verdict = tuple[str | None, str | None]  # (outcome, error)
 
+# Open loop: the reads are due on a fixed schedule, whatever the answers
+# before them, and each one's time runs from the moment it was due. A slow
+# stack then shows as slow answers, not as fewer requests (what load testers
+# call coordinated omission). The workers are many, so that a read waits for
+# one only when the stack holds that many answers at once.
+OPEN_WORKERS = 64
+
 
 @dataclass
 class Record:
@@ -107,6 +115,10 @@ class Record:
     # Sent again on a new connection after the server closed the first one
     # without an answer (Probe._request): absorbed by the client.
     reconnected: bool = False
+    # An open-loop read: `started` is when it was due, and `queued` how long
+    # after that it was sent (waiting for a free worker).
+    scheduled: bool = False
+    queued: float = 0.0
 
     @property
     def failed(self) -> bool:
@@ -265,6 +277,7 @@ class Probe:
         max_seconds: float = 2400,
         max_requests: int = 400_000,
         verify: str | bool = True,
+        open_rate: float = 0.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.verify = verify  # the CA bundle that signed the front's certificate
@@ -272,6 +285,9 @@ class Probe:
         self.run_id = run_id
         self.readers = readers
         self.rate = rate
+        # > 0: the reads are open-loop, due at this many a second.
+        self.open_rate = open_rate
+        self._due: queue.SimpleQueue[tuple[float, int] | None] = queue.SimpleQueue()
         self.write_every = write_every
         self.session_every = session_every
         self.form_every = max(1, form_every)
@@ -305,17 +321,25 @@ class Probe:
 
     # -- control
 
+    @property
+    def load(self) -> dict[str, object]:
+        """How the reads were offered: the report's `load`."""
+        if self.open_rate > 0:
+            return {"mode": "open", "offered_rps": self.open_rate, "workers": OPEN_WORKERS}
+        return {"mode": "closed", "readers": self.readers, "paced_rps": self.rate}
+
     def start(self) -> None:
         """Start the client threads."""
         self._started = time.monotonic()
-        for i in range(self.readers):
+        if self.open_rate > 0:
+            readers = [(self._schedule_loop, 0, "probe-schedule")] + [
+                (self._open_worker, i, f"probe-open-{i}") for i in range(OPEN_WORKERS)
+            ]
+        else:
+            readers = [(self._read_loop, i, f"probe-reader-{i}") for i in range(self.readers)]
+        for loop, i, name in readers:
             self._threads.append(
-                threading.Thread(
-                    target=self._run,
-                    args=(self._read_loop, i),
-                    name=f"probe-reader-{i}",
-                    daemon=True,
-                )
+                threading.Thread(target=self._run, args=(loop, i), name=name, daemon=True)
             )
         self._threads.append(
             threading.Thread(
@@ -417,6 +441,24 @@ class Probe:
                     self.step,
                 )
 
+    def _read_choice(self, rnd: random.Random, n: int) -> tuple[str, str, str | None]:
+        """The n-th read of a reader: (path, kind, the written name it must find)."""
+        choice = n % 5
+        if choice == 0:
+            return f"/countries?page={rnd.randint(1, 19)}", "page", None
+        if choice == 1:
+            return f"/api/v1/countries/{rnd.randint(1, 183)}", "read", None
+        if choice == 2:
+            term = rnd.choice(SEARCHES)
+            return f"/api/v1/countries?countryname={term}&rows=20", "search", None
+        if choice == 3:
+            return f"/countries?countryname={rnd.choice(SEARCHES)}", "search", None
+        with self._lock:
+            check_name = rnd.choice(self._recent) if self._recent else None
+        if check_name is None:
+            return f"/api/v1/cities?name={rnd.choice(SEARCHES)}", "search", None
+        return f"/api/v1/countries?countryname={check_name}&rows=100", "fresh-read", check_name
+
     def _read_loop(self, session: requests.Session, index: int) -> None:
         rnd = random.Random(index)
         interval = self.readers / self.rate if self.rate > 0 else 0.0
@@ -424,30 +466,38 @@ class Probe:
         n = 0
         while not self._expired():
             n += 1
-            choice = n % 5
-            check_name = None
-            if choice == 0:
-                path, kind = f"/countries?page={rnd.randint(1, 19)}", "page"
-            elif choice == 1:
-                path, kind = f"/api/v1/countries/{rnd.randint(1, 183)}", "read"
-            elif choice == 2:
-                term = rnd.choice(SEARCHES)
-                path, kind = f"/api/v1/countries?countryname={term}&rows=20", "search"
-            elif choice == 3:
-                path, kind = f"/countries?countryname={rnd.choice(SEARCHES)}", "search"
-            else:
-                with self._lock:
-                    check_name = rnd.choice(self._recent) if self._recent else None
-                if check_name is None:
-                    path, kind = f"/api/v1/cities?name={rnd.choice(SEARCHES)}", "search"
-                else:
-                    path = f"/api/v1/countries?countryname={check_name}&rows=100"
-                    kind = "fresh-read"
+            path, kind, check_name = self._read_choice(rnd, n)
             self._request(session, "GET", path, kind, expect_name=check_name)
             # Paced: together the readers send about `rate` requests a second;
             # a reader that fell behind does not catch up in a burst.
             due = max(due + interval, time.monotonic() - 1.0)
             self._stop.wait(max(0.0, due - time.monotonic()))
+
+    def _schedule_loop(self, _session: requests.Session, _index: int) -> None:
+        """Open loop: a read due every 1 / open_rate s from the start, handed
+        to the workers; the schedule never waits for an answer."""
+        interval = 1.0 / self.open_rate
+        first = time.monotonic()
+        n = 0
+        try:
+            while not self._expired():
+                due = first + n * interval
+                if self._stop.wait(max(0.0, due - time.monotonic())):
+                    break
+                self._due.put((due, n))
+                n += 1
+        finally:
+            for _ in range(OPEN_WORKERS):
+                self._due.put(None)
+
+    def _open_worker(self, session: requests.Session, index: int) -> None:
+        rnd = random.Random(index)
+        while (item := self._due.get()) is not None:
+            if self._abort.is_set():
+                continue  # a failed run: what is still due is not sent
+            due, n = item
+            path, kind, check_name = self._read_choice(rnd, n)
+            self._request(session, "GET", path, kind, expect_name=check_name, scheduled=due)
 
     def _write_loop(self, session: requests.Session, _index: int) -> None:
         while not self._expired():
@@ -580,14 +630,19 @@ class Probe:
         expect_name: str | None = None,
         key: str | None = None,
         attempt: int = 1,
+        scheduled: float | None = None,
     ) -> Record:
         step = self.step
         request_id = f"{self.run_id}-{next(self._request_seq)}"
         headers = {"X-Upstream-Trace": "1", "X-Request-ID": request_id}
         if key is not None:
             headers["Idempotency-Key"] = f'"{key}"'
-        extra = {"request_id": request_id, "key": key, "attempt": attempt}
+        extra: dict = {"request_id": request_id, "key": key, "attempt": attempt}
         started = time.monotonic()
+        if scheduled is not None:
+            # Timed from when it was due, as the user who asked then waits.
+            extra.update(scheduled=True, queued=max(0.0, started - scheduled))
+            started = scheduled
         for again in (False, True):
             try:
                 resp = session.request(
@@ -671,6 +726,8 @@ class Probe:
         attempt: int = 1,
         outcome: str | None = None,
         reconnected: bool = False,
+        scheduled: bool = False,
+        queued: float = 0.0,
     ) -> Record:
         headers = resp.headers if resp is not None else {}
         if error is None and status is not None and status >= 500:
@@ -695,6 +752,8 @@ class Probe:
             attempt=attempt,
             outcome=outcome,
             reconnected=reconnected,
+            scheduled=scheduled,
+            queued=queued,
         )
         with self._lock:
             self.records.append(rec)

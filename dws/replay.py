@@ -27,7 +27,7 @@ from dws import deploy as deploy_mod
 from dws import lab as lablib
 from dws import rotate
 from dws.probe import REPORT
-from dws.replay_run import Plan, Run, Step
+from dws.replay_run import Plan, Run, Step, open_loop
 from dws.steps import (
     BOOT,
     DB_NODE,
@@ -326,7 +326,7 @@ PLAN = Plan(
 )
 
 
-def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
+def run(lab: lablib.Lab, remove_stack: bool = True, open_rate: float = 0.0) -> dict:
     """Every step of PLAN on a running lab: every step's outcome, zero failed
     requests, no lost writes (StepFailed otherwise). Returns the report written
     to REPORT.
@@ -334,4 +334,4 @@ def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
     The first step deploys (or re-deploys) the stack; at the end it is removed
     unless ``remove_stack`` is false.
     """
-    return run_plan(lab, PLAN, remove_stack=remove_stack)
+    return run_plan(lab, open_loop(PLAN, open_rate), remove_stack=remove_stack)

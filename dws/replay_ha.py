@@ -42,7 +42,7 @@ from dws import deploy as deploy_mod
 from dws import lab as lablib
 from dws import stack_vars
 from dws.probe import REPORT
-from dws.replay_run import Plan, Run, Step
+from dws.replay_run import Plan, Run, Step, open_loop
 from dws.steps import (
     BOOT,
     MYSQL,
@@ -391,7 +391,7 @@ PLAN = Plan(
 )
 
 
-def run(lab: lablib.Lab, remove_stack: bool = True) -> dict:
+def run(lab: lablib.Lab, remove_stack: bool = True, open_rate: float = 0.0) -> dict:
     """Every step with three database nodes (StepFailed if a promise broke);
     returns the report written to REPORT_HA."""
-    return run_plan(lab, PLAN, remove_stack=remove_stack)
+    return run_plan(lab, open_loop(PLAN, open_rate), remove_stack=remove_stack)

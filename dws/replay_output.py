@@ -161,6 +161,9 @@ def build_report(run: Run) -> dict[str, Any]:
         # The swarm it ran on: the nodes' Docker Engine (the e2e tier adds
         # the lab commands' wall times here).
         "lab": {"engine": run.lab.engine, "engine_version": run.lab.engine_version},
+        # How the reads were offered: open-loop at a fixed rate, or paced
+        # readers that wait for each answer.
+        "load": getattr(run.traffic, "load", {"mode": "closed"}),
         **run.extra,
     }
 

@@ -36,6 +36,9 @@ SLOW_BOUND = {"node-crash": 18.0, "db-full-crash": 10.0}
 # long as they are fast.
 DB_AWAY = ("db-restart", "db-full-crash")
 SAMPLES = 10
+# An open-loop read is in time when answered correctly within this long of
+# when it was due (the step's goodput_share).
+IN_TIME_S = 1.0
 # What a request of the probe's logged-in visitor found (Record.outcome): a
 # page that needs a login shown with the user, or the login form instead;
 # an open form answered with its validation errors, or refused by the CSRF
@@ -162,6 +165,22 @@ def visitor_figures(records: Sequence[Any]) -> dict[str, int]:
     }
 
 
+def open_loop_figures(records: Sequence[Any]) -> dict[str, Any]:
+    """An open-loop step's offered reads: how many, how many were answered
+    correctly within IN_TIME_S of when they were due (the goodput), and the
+    longest a read waited for a free client worker ({} for closed loop)."""
+    offered = [r for r in records if getattr(r, "scheduled", False)]
+    if not offered:
+        return {}
+    in_time = sum(not r.failed and r.seconds <= IN_TIME_S for r in offered)
+    return {
+        "offered": len(offered),
+        "completed_in_time": in_time,
+        "goodput_share": round(in_time / len(offered), 4),
+        "max_queued_ms": round(max(r.queued for r in offered) * 1000, 1),
+    }
+
+
 def step_stats(step: str, records: Sequence[Any], t0: float, seconds: float) -> dict[str, Any]:
     """The report's figures for one step's records.
 
@@ -186,6 +205,7 @@ def step_stats(step: str, records: Sequence[Any], t0: float, seconds: float) -> 
         "in_progress_409_failed": sum(not r.settled_by_retry for r in waiting),
         **visitor_figures(records),
         **latency_figures(records),
+        **open_loop_figures(records),
         "slowest": [sample(r, t0) for r in slowest],
         "failed": [sample(r, t0) for r in failures[:SAMPLES]],
     }

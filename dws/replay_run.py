@@ -6,11 +6,13 @@ these, so they live apart from either.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,13 +54,15 @@ class Traffic(Protocol):
     def since(self, started: float) -> list: ...
 
 
-def probe_traffic(lab: lablib.Lab) -> Traffic:
-    """Pages, reads, searches and an idempotent writer through the lab's front."""
+def probe_traffic(lab: lablib.Lab, open_rate: float = 0.0) -> Traffic:
+    """Pages, reads, searches and an idempotent writer through the lab's
+    front; with `open_rate`, the reads open-loop at that many a second."""
     return Probe(
         lab.lb_url,
         deploy_mod.admin_credentials(),
         run_id=secrets.token_hex(3),
         verify=str(lab_tls.CA_CERT),
+        open_rate=open_rate,
     )
 
 
@@ -86,6 +90,13 @@ class Plan:
     after_audit: dict[str, Callable[[Run], dict]] = field(default_factory=dict)
     clean_up: Callable[[lablib.Lab], None] = deploy_mod.stack_removed
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def open_loop(plan: Plan, rate: float) -> Plan:
+    """`plan` with its probe's reads open-loop at `rate` a second (0: as it is)."""
+    if rate <= 0:
+        return plan
+    return dataclasses.replace(plan, traffic=partial(probe_traffic, open_rate=rate))
 
 
 def say(message: str) -> None:

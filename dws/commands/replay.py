@@ -17,10 +17,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "database restarted node by node, a node killed (report: replay-ha.json)",
     )
     p.add_argument(
+        "--open-rate",
+        type=_rate,
+        default=0.0,
+        metavar="RPS",
+        help="send the reads open-loop, due at this many a second whatever the answers, "
+        "each timed from when it was due (default: paced readers that wait for answers)",
+    )
+    p.add_argument(
         "--keep",
         action="store_true",
         help="leave the stack (and a lab this command brought up) running",
     )
+
+
+def _rate(raw: str) -> float:
+    try:
+        rate = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
+    if not 1 <= rate <= 1000:
+        raise argparse.ArgumentTypeError(f"between 1 and 1000 requests a second, not {raw}")
+    return rate
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     created = not lab.STATE_FILE.exists()
     the_lab = lab.up(lb_port=0, http_port=0) if created else lab.Lab.load()
     try:
-        report = mode.run(the_lab, remove_stack=not args.keep)
+        report = mode.run(the_lab, remove_stack=not args.keep, open_rate=args.open_rate)
     finally:
         if created and not args.keep:
             lab.down()

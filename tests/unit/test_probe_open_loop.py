@@ -1,0 +1,149 @@
+"""The probe's open loop against a made-up service on loopback: reads are
+due on a fixed schedule whatever the answers, each is timed from when it
+was due, and a stall of the service shows as slow answers, never as fewer
+requests."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from dws import probe as probe_mod
+from dws.probe import Probe
+from dws.replay_report import IN_TIME_S, step_stats
+
+
+class Service(ThreadingHTTPServer):
+    """Answers every read 200 after `delay` seconds (more while `stall_until`
+    is ahead), every write 201."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.delay = 0.0
+        self.stall_until = 0.0
+        self.stall = 0.0
+        self.lock = threading.Lock()
+        self.next_id = 1
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Service
+
+    def log_message(self, *args) -> None:  # noqa: ANN002 - quiet
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+        wait = self.server.delay
+        if time.monotonic() < self.server.stall_until:
+            wait += self.server.stall
+        time.sleep(wait)
+        query = parse_qs(urlsplit(self.path).query)
+        # A search by name finds the name (the probe's fresh reads).
+        names = query.get("countryname", [])
+        self.answer(200, {"list": [{"countryname": n} for n in names]})
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server name
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with self.server.lock:
+            new_id = self.server.next_id
+            self.server.next_id += 1
+        self.answer(201, {"id": new_id}, location=f"/api/v1/countries/{new_id}")
+
+    def answer(self, status: int, data: dict, location: str | None = None) -> None:
+        body = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        if location:
+            self.send_header("Location", location)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def service():
+    server = Service()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_open(url: str, rate: float, seconds: float) -> Probe:
+    probe = Probe(url, ("u", "p"), "t", open_rate=rate, session_every=0, write_every=3600)
+    probe.set_step("steady")
+    probe.start()
+    time.sleep(seconds)
+    probe.finish()
+    return probe
+
+
+def reads(probe: Probe) -> list[probe_mod.Record]:
+    return [r for r in probe.records if r.scheduled]
+
+
+def test_the_reads_are_due_at_the_offered_rate_and_all_in_time(service):
+    probe = run_open(service.url, rate=40, seconds=2.0)
+    offered = reads(probe)
+    # Due 1/40 s apart, whatever the answers, for the 2 s (and the moment
+    # the probe took to start its threads).
+    dues = sorted(r.started for r in offered)
+    assert 78 <= len(offered) <= 90, len(offered)
+    assert (dues[-1] - dues[0]) * 40 + 1 == pytest.approx(len(offered), abs=0.5)
+    gaps = [b - a for a, b in zip(dues, dues[1:], strict=False)]
+    assert max(gaps) == pytest.approx(0.025, abs=0.002)
+    stats = step_stats("steady", probe.of_step("steady"), probe.started_at, 2.0)
+    assert stats["offered"] == len(offered)
+    assert stats["completed_in_time"] == len(offered) and stats["goodput_share"] == 1.0
+    assert probe.load == {"mode": "open", "offered_rps": 40, "workers": probe_mod.OPEN_WORKERS}
+
+
+def test_a_stall_shows_as_slow_answers_not_fewer_requests(service):
+    # The service stalls 1.5 s for every read that arrives during 0.5 s.
+    service.stall = 1.5
+    threading.Timer(1.0, lambda: setattr(service, "stall_until", time.monotonic() + 0.5)).start()
+    probe = run_open(service.url, rate=40, seconds=3.0)
+    offered = reads(probe)
+    window = [r for r in offered if 1.05 <= r.started - probe.started_at <= 1.45]
+    # Still sent on schedule through the stall: about 16 in 0.4 s.
+    assert 14 <= len(window) <= 18, len(window)
+    assert all(r.seconds >= 1.5 for r in window)
+    stats = step_stats("steady", probe.of_step("steady"), probe.started_at, 3.0)
+    late = stats["offered"] - stats["completed_in_time"]
+    assert late >= len(window) and stats["goodput_share"] < 1.0
+    assert stats["completed_in_time"] == sum(
+        r.seconds <= IN_TIME_S and not r.failed for r in offered
+    )
+
+
+def test_a_read_that_waits_for_a_worker_is_timed_from_when_it_was_due(service, monkeypatch):
+    # Two workers, each answer 0.2 s: 10 a second at most, 20 due.
+    monkeypatch.setattr(probe_mod, "OPEN_WORKERS", 2)
+    service.delay = 0.2
+    probe = run_open(service.url, rate=20, seconds=1.5)
+    offered = reads(probe)
+    assert max(r.queued for r in offered) > 0.3
+    for r in offered:
+        assert r.seconds >= r.queued + 0.19, r
+    stats = step_stats("steady", probe.of_step("steady"), probe.started_at, 1.5)
+    assert stats["max_queued_ms"] > 300
+
+
+def test_the_closed_loop_says_so():
+    probe = Probe("http://127.0.0.1:9", ("u", "p"), "t")
+    assert probe.load == {"mode": "closed", "readers": 8, "paced_rps": 100.0}
