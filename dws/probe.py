@@ -287,6 +287,8 @@ class Probe:
         self.rate = rate
         # > 0: the reads are open-loop, due at this many a second.
         self.open_rate = open_rate
+        # The stack's measured capacity, when the rate was chosen from it.
+        self.capacity_rps: float | None = None
         self._due: queue.SimpleQueue[tuple[float, int] | None] = queue.SimpleQueue()
         self.write_every = write_every
         self.session_every = session_every
@@ -325,7 +327,12 @@ class Probe:
     def load(self) -> dict[str, object]:
         """How the reads were offered: the report's `load`."""
         if self.open_rate > 0:
-            return {"mode": "open", "offered_rps": self.open_rate, "workers": OPEN_WORKERS}
+            return {
+                "mode": "open",
+                "offered_rps": self.open_rate,
+                "capacity_rps": self.capacity_rps,
+                "workers": OPEN_WORKERS,
+            }
         return {"mode": "closed", "readers": self.readers, "paced_rps": self.rate}
 
     def start(self) -> None:
@@ -341,11 +348,12 @@ class Probe:
             self._threads.append(
                 threading.Thread(target=self._run, args=(loop, i), name=name, daemon=True)
             )
-        self._threads.append(
-            threading.Thread(
-                target=self._run, args=(self._write_loop, 0), name="probe-writer", daemon=True
+        if self.write_every > 0:
+            self._threads.append(
+                threading.Thread(
+                    target=self._run, args=(self._write_loop, 0), name="probe-writer", daemon=True
+                )
             )
-        )
         if self.session_every > 0:
             self._threads.append(
                 threading.Thread(

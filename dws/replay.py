@@ -326,7 +326,7 @@ PLAN = Plan(
 )
 
 
-def run(lab: lablib.Lab, remove_stack: bool = True, open_rate: float = 0.0) -> dict:
+def run(lab: lablib.Lab, remove_stack: bool = True, open_rate: float | str = 0.0) -> dict:
     """Every step of PLAN on a running lab: every step's outcome, zero failed
     requests, no lost writes (StepFailed otherwise). Returns the report written
     to REPORT.

@@ -391,7 +391,7 @@ PLAN = Plan(
 )
 
 
-def run(lab: lablib.Lab, remove_stack: bool = True, open_rate: float = 0.0) -> dict:
+def run(lab: lablib.Lab, remove_stack: bool = True, open_rate: float | str = 0.0) -> dict:
     """Every step with three database nodes (StepFailed if a promise broke);
     returns the report written to REPORT_HA."""
     return run_plan(lab, open_loop(PLAN, open_rate), remove_stack=remove_stack)

@@ -18,9 +18,9 @@ from typing import Any, Protocol
 
 import requests
 
+from dws import capacity, lab_tls, swarm_timing
 from dws import deploy as deploy_mod
 from dws import lab as lablib
-from dws import lab_tls, swarm_timing
 from dws.probe import Probe, Swarm
 from dws.replay_report import Audit
 from dws.util import StepFailed, docker
@@ -37,6 +37,10 @@ class Traffic(Protocol):
     unknown: list[str]
     settled_by_repeat: int
     settled_after_last_step: int
+    # The open-loop rate of the reads (0: paced readers), and the capacity
+    # it was chosen from.
+    open_rate: float
+    capacity_rps: float | None
 
     @property
     def started_at(self) -> float: ...
@@ -90,13 +94,23 @@ class Plan:
     after_audit: dict[str, Callable[[Run], dict]] = field(default_factory=dict)
     clean_up: Callable[[lablib.Lab], None] = deploy_mod.stack_removed
     extra: dict[str, Any] = field(default_factory=dict)
+    # Measure the stack's capacity before the traffic starts, and offer the
+    # open-loop reads at capacity.offered_rate of it.
+    measure_capacity: bool = False
 
 
-def open_loop(plan: Plan, rate: float) -> Plan:
-    """`plan` with its probe's reads open-loop at `rate` a second (0: as it is)."""
-    if rate <= 0:
+def open_loop(plan: Plan, rate: float | str) -> Plan:
+    """`plan` with its probe's reads open-loop at `rate` a second, or at a
+    rate chosen from the stack's measured capacity ("auto"); 0: as it is."""
+    if rate == "auto":
+        return dataclasses.replace(
+            plan,
+            traffic=partial(probe_traffic, open_rate=capacity.MIN_OFFERED_RPS),
+            measure_capacity=True,
+        )
+    if float(rate) <= 0:
         return plan
-    return dataclasses.replace(plan, traffic=partial(probe_traffic, open_rate=rate))
+    return dataclasses.replace(plan, traffic=partial(probe_traffic, open_rate=float(rate)))
 
 
 def say(message: str) -> None:
@@ -137,7 +151,23 @@ class Run:
         return docker(*args, host=self.lab.manager_host, timeout=timeout, error=StepFailed)
 
     def start_traffic(self) -> None:
-        """The traffic (and the event log) from now until the end of the run."""
+        """The traffic (and the event log) from now until the end of the run;
+        first the stack's capacity, when the plan asks for it."""
+        if self.plan.measure_capacity:
+            found = capacity.measure(
+                self.lab.lb_url,
+                deploy_mod.admin_credentials(),
+                self.traffic.run_id,
+                verify=str(lab_tls.CA_CERT),
+            )
+            rate = capacity.offered_rate(found)
+            self.traffic.open_rate = rate
+            self.traffic.capacity_rps = found.rps
+            self.extra["capacity"] = found.report()
+            say(
+                f"capacity {found.rps:g} requests/s (p99 within {found.bound_ms:g} ms); "
+                f"offering {rate:g}/s open-loop"
+            )
         if self.events is not None:
             self.events.start()
         self.traffic.start()

@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="RPS",
         help="send the reads open-loop, due at this many a second whatever the answers, "
-        "each timed from when it was due (default: paced readers that wait for answers)",
+        "each timed from when it was due; auto: half the stack's measured capacity, at "
+        "least 150 (default: paced readers that wait for answers)",
     )
     p.add_argument(
         "--keep",
@@ -31,7 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _rate(raw: str) -> float:
+def _rate(raw: str) -> float | str:
+    if raw == "auto":
+        return raw
     try:
         rate = float(raw)
     except ValueError:

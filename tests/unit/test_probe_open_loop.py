@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from dws import capacity
 from dws import probe as probe_mod
 from dws.probe import Probe
 from dws.replay_report import IN_TIME_S, step_stats
@@ -110,7 +111,12 @@ def test_the_reads_are_due_at_the_offered_rate_and_all_in_time(service):
     stats = step_stats("steady", probe.of_step("steady"), probe.started_at, 2.0)
     assert stats["offered"] == len(offered)
     assert stats["completed_in_time"] == len(offered) and stats["goodput_share"] == 1.0
-    assert probe.load == {"mode": "open", "offered_rps": 40, "workers": probe_mod.OPEN_WORKERS}
+    assert probe.load == {
+        "mode": "open",
+        "offered_rps": 40,
+        "capacity_rps": None,
+        "workers": probe_mod.OPEN_WORKERS,
+    }
 
 
 def test_a_stall_shows_as_slow_answers_not_fewer_requests(service):
@@ -147,3 +153,29 @@ def test_a_read_that_waits_for_a_worker_is_timed_from_when_it_was_due(service, m
 def test_the_closed_loop_says_so():
     probe = Probe("http://127.0.0.1:9", ("u", "p"), "t")
     assert probe.load == {"mode": "closed", "readers": 8, "paced_rps": 100.0}
+
+
+def test_the_capacity_is_the_last_rate_whose_p99_stayed_within_the_bound(service):
+    # Two reads at a time, 20 ms each: about 100 a second; beyond it the
+    # reads queue at the service and their p99 grows without end.
+    gate = threading.Semaphore(2)
+    original = Handler.do_GET
+
+    def limited(self) -> None:
+        with gate:
+            time.sleep(0.02)
+        original(self)
+
+    Handler.do_GET = limited
+    try:
+        found = capacity.measure(
+            service.url, ("u", "p"), "t", rates=(30, 60, 90, 150, 300), seconds=2.5, bound_s=0.2
+        )
+    finally:
+        Handler.do_GET = original
+    assert found.rps in (60, 90), found.tried
+    assert [t["passed"] for t in found.tried] == [True] * (len(found.tried) - 1) + [False]
+    assert found.tried[-1]["p99_ms"] > 200 or found.tried[-1]["failures"]
+    # Reads only: the capacity probe writes nothing.
+    assert service.next_id == 1
+    assert found.report()["capacity_rps"] == found.rps
