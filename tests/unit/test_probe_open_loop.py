@@ -179,3 +179,17 @@ def test_the_capacity_is_the_last_rate_whose_p99_stayed_within_the_bound(service
     # Reads only: the capacity probe writes nothing.
     assert service.next_id == 1
     assert found.report()["capacity_rps"] == found.rps
+
+
+def test_a_replay_plan_takes_a_rate_or_measures_the_capacity_first():
+    from dws.replay import PLAN
+    from dws.replay_run import open_loop
+
+    assert open_loop(PLAN, 0) is PLAN
+    fixed = open_loop(PLAN, 200)
+    assert not fixed.measure_capacity and fixed.traffic.keywords == {"open_rate": 200.0}
+    auto = open_loop(PLAN, "auto")
+    assert auto.measure_capacity
+    assert auto.traffic.keywords == {"open_rate": capacity.MIN_OFFERED_RPS}
+    assert capacity.offered_rate(capacity.Capacity(500, 500)) == 250
+    assert capacity.offered_rate(capacity.Capacity(200, 500)) == capacity.MIN_OFFERED_RPS
