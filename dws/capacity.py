@@ -10,9 +10,9 @@ tried are kept, for the report.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from time import sleep
 
 from dws.probe import Probe
 from dws.replay_report import latency_figures
@@ -69,7 +69,7 @@ def measure(
         )
         probe.set_step("capacity")
         probe.start()
-        time.sleep(seconds)
+        sleep(seconds)
         probe.finish()
         judged = [r for r in probe.records if r.started - probe.started_at >= WARM_UP_S]
         figures = latency_figures(judged)
