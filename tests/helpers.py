@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 # Re-exported for the tests: the package's own constants and helpers.
@@ -45,3 +47,20 @@ def form_login(client: Any, base: str = "", user: tuple[str, str] = DEMO_USER) -
         data={"username": user[0], "password": user[1], "csrf_token": csrf_of(page)},
         **extra,
     )
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A quiet handler of a made-up service on loopback, answering JSON."""
+
+    def log_message(self, *args) -> None:  # noqa: ANN002 - quiet
+        pass
+
+    def answer(self, status: int, data: dict, location: str | None = None) -> None:
+        payload = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        if location:
+            self.send_header("Location", location)
+        self.end_headers()
+        self.wfile.write(payload)

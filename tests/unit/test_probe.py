@@ -16,6 +16,8 @@ from dws import probe as probe_mod
 from dws.probe import Probe
 from dws.replay_report import step_stats
 
+from helpers import JsonHandler
+
 STEP = "node-crash"
 AFTER_STEPS = "verify"
 
@@ -41,11 +43,8 @@ class FakeService(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     server: FakeService
-
-    def log_message(self, *args) -> None:  # noqa: ANN002 - quiet
-        pass
 
     def do_POST(self) -> None:  # noqa: N802 - the http.server name
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -64,16 +63,6 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(
             201, {"id": row_id, "countryname": name}, location=f"/api/v1/countries/{row_id}"
         )
-
-    def answer(self, status: int, data: dict, location: str | None = None) -> None:
-        payload = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        if location:
-            self.send_header("Location", location)
-        self.end_headers()
-        self.wfile.write(payload)
 
 
 @pytest.fixture

@@ -5,10 +5,9 @@ requests."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,6 +16,8 @@ from dws import capacity
 from dws import probe as probe_mod
 from dws.probe import Probe
 from dws.replay_report import IN_TIME_S, step_stats
+
+from helpers import JsonHandler
 
 
 class Service(ThreadingHTTPServer):
@@ -39,12 +40,9 @@ class Service(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     protocol_version = "HTTP/1.1"
     server: Service
-
-    def log_message(self, *args) -> None:  # noqa: ANN002 - quiet
-        pass
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server name
         wait = self.server.delay
@@ -62,16 +60,6 @@ class Handler(BaseHTTPRequestHandler):
             new_id = self.server.next_id
             self.server.next_id += 1
         self.answer(201, {"id": new_id}, location=f"/api/v1/countries/{new_id}")
-
-    def answer(self, status: int, data: dict, location: str | None = None) -> None:
-        body = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        if location:
-            self.send_header("Location", location)
-        self.end_headers()
-        self.wfile.write(body)
 
 
 @pytest.fixture
